@@ -1,0 +1,1 @@
+"""Tools around packaged bundles: export, verification, cross-validation and prediction runs."""

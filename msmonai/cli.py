@@ -1,0 +1,52 @@
+"""The ``msmonai`` command: a thin dispatcher.
+
+Each subpackage owns its subcommands in a ``commands.py`` module exposing ``register(subparsers)``;
+heavy imports (torch, MONAI) happen inside the handlers so ``msmonai --help`` stays fast.
+Errors that a user can fix are raised as :class:`msmonai.errors.UserError` and printed as one line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from msmonai import __version__
+from msmonai.errors import UserError
+
+COMMAND_MODULES = (
+    "msmonai.io.commands",
+    "msmonai.data.commands",
+    "msmonai.evaluation.commands",
+    "msmonai.bundle_tools.commands",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Parser with one subcommand per registered command module."""
+    parser = argparse.ArgumentParser(
+        prog="msmonai",
+        description="Predict one-year multiple-sclerosis disease activity from longitudinal T1 MRI + EDSS.",
+    )
+    parser.add_argument("--version", action="version", version=f"msmonai {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script; returns the process exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except UserError as err:
+        print(f"msmonai {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"msmonai {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Clinical tables, labels, manifests (datalists), folds, pseudonyms and the synthetic demo cohort."""

@@ -1,0 +1,1 @@
+"""Evaluation: metrics, intervals, calibration, uncertainty, explanations, reports."""

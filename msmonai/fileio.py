@@ -1,0 +1,58 @@
+"""Atomic file writes: a crash never leaves a half-written file where a complete one is expected.
+
+Every file msmonai writes goes through :func:`atomic_path` (or the helpers built on it): the content is
+written to a temporary sibling in the same directory and renamed over the target with ``os.replace``,
+which is atomic on POSIX file systems.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Iterator
+
+
+@contextlib.contextmanager
+def atomic_path(target: str | os.PathLike, mode: int | None = None) -> Iterator[Path]:
+    """Yield a temporary path next to ``target``; on success it replaces ``target`` atomically.
+
+    Args:
+        target: final file path; its parent directory is created if missing.
+        mode: optional permission bits for the final file (e.g. ``0o600`` for secrets).
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        if mode is not None:
+            os.chmod(tmp, mode)
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def write_bytes(target: str | os.PathLike, data: bytes, mode: int | None = None) -> Path:
+    """Atomically write ``data`` to ``target`` and return the path."""
+    with atomic_path(target, mode=mode) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+    return Path(target)
+
+
+def write_text(target: str | os.PathLike, text: str, mode: int | None = None) -> Path:
+    """Atomically write UTF-8 ``text`` to ``target`` and return the path."""
+    return write_bytes(target, text.encode("utf-8"), mode=mode)
+
+
+def write_json(target: str | os.PathLike, obj: Any, mode: int | None = None) -> Path:
+    """Atomically write ``obj`` as indented JSON to ``target`` and return the path."""
+    return write_text(target, json.dumps(obj, indent=2, sort_keys=False) + "\n", mode=mode)
