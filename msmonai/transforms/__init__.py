@@ -1,0 +1,15 @@
+"""MONAI transforms of the paper's preprocessing (array + dictionary forms) and the shared preset."""
+
+from msmonai.transforms.array import EnsureFinite, StandardizeDepth, subsample_indices
+from msmonai.transforms.dictionary import EnsureFinited, StandardizeDepthd
+from msmonai.transforms.presets import DEFAULT_SPATIAL_SIZE, preprocessing_transforms
+
+__all__ = [
+    "DEFAULT_SPATIAL_SIZE",
+    "EnsureFinite",
+    "EnsureFinited",
+    "StandardizeDepth",
+    "StandardizeDepthd",
+    "preprocessing_transforms",
+    "subsample_indices",
+]

@@ -1,0 +1,72 @@
+"""Array transforms of the paper's preprocessing (section 2.3) that MONAI does not already provide.
+
+All take and return channel-first volumes ``[C, D, H, W]`` (D = slices along the slice normal).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from monai.data import MetaTensor
+from monai.transforms import SpatialPad, Transform
+from monai.utils.type_conversion import convert_to_tensor
+
+
+def subsample_indices(n_slices: int, depth: int) -> np.ndarray:
+    """Indices of ``depth`` slices spread at regular intervals over ``n_slices``; first and last kept.
+
+    >>> subsample_indices(60, 50)[[0, -1]].tolist()
+    [0, 59]
+    """
+    if depth < 1 or n_slices < depth:
+        raise ValueError(f"cannot pick {depth} of {n_slices} slices")
+    return np.round(np.linspace(0, n_slices - 1, depth)).astype(np.int64)
+
+
+class StandardizeDepth(Transform):
+    """Bring the slice axis to exactly ``depth`` slices, as in the paper.
+
+    Fewer slices: zero slices added symmetrically, ``(depth - n) // 2`` before and the rest after.
+    More slices: ``depth`` slices subsampled at regular intervals over the whole extent (first and last kept).
+    A :class:`~monai.data.MetaTensor` keeps a consistent affine: padding shifts the origin (MONAI ``SpatialPad``),
+    subsampling stretches the slice spacing by ``(n - 1) / (depth - 1)``.
+
+    Args:
+        depth: target number of slices D.
+    """
+
+    def __init__(self, depth: int = 50) -> None:
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1, got {depth}")
+        self.depth = depth
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        """``img`` ``[C, n, H, W]`` -> ``[C, depth, H, W]``."""
+        img = convert_to_tensor(img, track_meta=isinstance(img, MetaTensor))
+        n_slices = img.shape[1]
+        if n_slices < self.depth:
+            return SpatialPad(spatial_size=(self.depth, -1, -1), method="symmetric", mode="constant")(img)
+        if n_slices == self.depth:
+            return img
+        index = torch.as_tensor(subsample_indices(n_slices, self.depth), device=img.device)
+        out = img.index_select(1, index)
+        if isinstance(out, MetaTensor):
+            stretch = torch.eye(4, dtype=torch.float64)
+            stretch[0, 0] = (n_slices - 1) / (self.depth - 1) if self.depth > 1 else 1.0
+            out.affine = out.affine.to(torch.float64) @ stretch
+        return out
+
+
+class EnsureFinite(Transform):
+    """Reject a volume holding NaN or Inf with a clear error naming its source (scaling would spread them)."""
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        """``img`` any shape; returned unchanged when every value is finite."""
+        values = torch.as_tensor(img)
+        if values.is_floating_point() and not torch.isfinite(values).all():
+            source = img.meta.get("filename_or_obj", "volume") if isinstance(img, MetaTensor) else "volume"
+            if isinstance(source, (list, tuple)):
+                source = source[0] if source else "volume"
+            n_bad = int((~torch.isfinite(values)).sum())
+            raise ValueError(f"{source}: {n_bad} voxel(s) are NaN or Inf; refusing to scale a corrupt volume")
+        return img

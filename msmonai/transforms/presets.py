@@ -1,0 +1,47 @@
+"""The one preprocessing preset every bundle, the ``preprocess`` command and prediction use.
+
+DICOM series (list of files) -> ``[1, D, H, W]`` float32 in [0, 255]: read and sort slices
+(:class:`msmonai.io.DicomSeriesReader`), reject NaN/Inf, scale each scan to [0, 255], standardise the slice
+count to D (symmetric zero padding or regular subsampling), resize each slice to H x W.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from monai.transforms import Compose, EnsureTyped, LoadImaged, Resized, ScaleIntensityd
+
+from msmonai.transforms.dictionary import EnsureFinited, StandardizeDepthd
+
+DEFAULT_SPATIAL_SIZE = (50, 128, 128)
+
+
+def preprocessing_transforms(
+    spatial_size: Sequence[int] = DEFAULT_SPATIAL_SIZE, keys: Sequence[str] = ("image",), load: bool = True
+) -> Compose:
+    """The paper's preprocessing as a MONAI ``Compose`` over ``keys``.
+
+    Args:
+        spatial_size: (D, H, W) of the output volume.
+        keys: dictionary keys holding one DICOM series each (a list of file paths, or a directory).
+        load: False when the items already hold ``[1, n, h, w]`` arrays (tests, synthetic volumes).
+
+    Returns:
+        Compose mapping ``{key: series}`` to ``{key: MetaTensor [1, D, H, W] float32}``.
+    """
+    depth, height, width = (int(s) for s in spatial_size)
+    keys = list(keys)
+    steps = []
+    if load:
+        from msmonai.io import DicomSeriesReader
+
+        steps.append(LoadImaged(keys, reader=DicomSeriesReader(), image_only=True, ensure_channel_first=True))
+    steps += [
+        EnsureFinited(keys),
+        ScaleIntensityd(keys, minv=0.0, maxv=255.0),
+        StandardizeDepthd(keys, depth=depth),
+        Resized(keys, spatial_size=(-1, height, width), mode="trilinear", anti_aliasing=True),
+        EnsureTyped(keys, dtype=torch.float32),
+    ]
+    return Compose(steps)
