@@ -1,0 +1,25 @@
+"""Glue between datalists, the preprocessing preset, the networks and MONAI/ignite workflows.
+
+Bundle configs instantiate these components by ``_target_``; no logic lives in the configs.
+"""
+
+from msmonai.engine.batch import SequenceBatch
+from msmonai.engine.datalist import load_datalist, select_fold
+from msmonai.engine.dataset import VisitSequenceDataset, VisitVolumes, collate_sequences
+from msmonai.engine.handlers import EpochSeeder, LastCheckpoint, PredictionWriter, load_checkpoint, predicted_and_true
+from msmonai.engine.mc_dropout import mc_dropout_probabilities
+
+__all__ = [
+    "EpochSeeder",
+    "LastCheckpoint",
+    "PredictionWriter",
+    "SequenceBatch",
+    "VisitSequenceDataset",
+    "VisitVolumes",
+    "collate_sequences",
+    "load_checkpoint",
+    "load_datalist",
+    "mc_dropout_probabilities",
+    "predicted_and_true",
+    "select_fold",
+]

@@ -1,0 +1,130 @@
+"""Observation datasets: distinct visit volumes decoded once, sequences assembled per observation.
+
+An observation (one datalist item) is a patient's visits up to t and the label at t + 1. The same visit
+appears in several observations, so volumes are cached by visit, not by observation: MONAI's
+``CacheDataset`` in memory, or ``PersistentDataset`` on disk when ``cache_dir`` is given. Cache entries are
+keyed by a digest of the DICOM files' bytes plus the transform chain, so a changed file or setting is never
+served stale, and MONAI rebuilds an entry it cannot read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Callable, Sequence
+
+import torch
+from monai.data import CacheDataset, PersistentDataset
+from monai.data.utils import pickle_hashing
+from torch.utils.data import Dataset
+
+from msmonai.errors import UserError, root_cause
+
+
+def source_digest(files: Sequence[str]) -> str:
+    """BLAKE2b digest of the bytes of ``files`` (in order): the cache key of one visit's volume."""
+    digest = hashlib.blake2b(digest_size=16)
+    for name in files:
+        try:
+            with open(name, "rb") as f:
+                for chunk in iter(lambda: f.read(1 << 20), b""):
+                    digest.update(chunk)
+        except OSError as err:
+            raise UserError(f"{name}: cannot read image file ({err.strerror})") from err
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+class VisitVolumes:
+    """The distinct visit volumes of some observations, each preprocessed once.
+
+    Args:
+        items: observations (datalist items with absolute image paths, see ``load_datalist``).
+        transform: the preprocessing preset (``{"image": files} -> {"image": [1, D, H, W]}``).
+        cache_dir: on-disk cache folder; None keeps volumes in memory.
+        num_workers: threads decoding volumes when filling the in-memory cache.
+        progress: show a progress bar while filling the cache.
+    """
+
+    def __init__(
+        self,
+        items: Sequence[dict],
+        transform: Callable,
+        cache_dir: str | None = None,
+        num_workers: int = 0,
+        progress: bool = True,
+    ) -> None:
+        self.index: dict[tuple[str, ...], int] = {}
+        records = []
+        for item in items:
+            for visit in item["visits"]:
+                key = tuple(visit["image"])
+                if key not in self.index:
+                    self.index[key] = len(records)
+                    records.append({"image": list(key), "source": source_digest(key)})
+        self.records = records
+        if cache_dir:
+            self.dataset: Dataset = PersistentDataset(
+                records, transform=transform, cache_dir=cache_dir, hash_transform=pickle_hashing
+            )
+        else:
+            self.dataset = CacheDataset(records, transform=transform, num_workers=num_workers or 1, progress=progress)
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def volume(self, image: Sequence[str]) -> torch.Tensor:
+        """Preprocessed ``[1, D, H, W]`` volume of the visit whose series files are ``image``."""
+        position = self.index[tuple(image)]
+        try:
+            return torch.as_tensor(self.dataset[position]["image"])
+        except RuntimeError as err:
+            cause = root_cause(err)
+            raise UserError(f"{image[0]}: cannot preprocess this series ({cause})") from err
+
+
+class VisitSequenceDataset(Dataset):
+    """Observations as tensors for the sequence networks.
+
+    Each item: ``image`` ``[T, 1, D, H, W]``, ``edss`` ``[T, 8]``, ``length`` T, ``label`` (0/1, -1 if unknown),
+    ``patient`` (pseudonym) and ``last_visit_date``.
+    """
+
+    def __init__(self, items: Sequence[dict], volumes: VisitVolumes) -> None:
+        self.items = list(items)
+        self.volumes = volumes
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> dict:
+        item = self.items[index]
+        visits = item["visits"]
+        return {
+            "image": torch.stack([self.volumes.volume(v["image"]) for v in visits]),
+            "edss": torch.tensor([v["edss"] for v in visits], dtype=torch.float32),
+            "length": len(visits),
+            "label": int(item.get("label", -1)),
+            "patient": item["patient"],
+            "last_visit_date": visits[-1]["date"],
+        }
+
+
+def collate_sequences(batch: Sequence[dict]) -> dict:
+    """Pad observations to the longest sequence of the batch.
+
+    Returns ``image`` ``[B, T, 1, D, H, W]`` (zeros after each ``length``), ``edss`` ``[B, T, 8]``,
+    ``length`` ``[B]`` int64, ``label`` ``[B]`` int64, and lists ``patient``, ``last_visit_date``.
+    """
+    longest = max(b["length"] for b in batch)
+
+    def pad(t: torch.Tensor) -> torch.Tensor:
+        return torch.cat([t, t.new_zeros((longest - t.shape[0], *t.shape[1:]))]) if t.shape[0] < longest else t
+
+    return {
+        "image": torch.stack([pad(b["image"]) for b in batch]),
+        "edss": torch.stack([pad(b["edss"]) for b in batch]),
+        "length": torch.tensor([b["length"] for b in batch], dtype=torch.int64),
+        "label": torch.tensor([b["label"] for b in batch], dtype=torch.int64),
+        "patient": [b["patient"] for b in batch],
+        "last_visit_date": [b["last_visit_date"] for b in batch],
+    }
