@@ -117,8 +117,8 @@ class PredictionWriter:
     """Collects every observation's probability of activity and writes the evaluation or inference outputs.
 
     Attach to an evaluator built with ``decollate=False`` so that ``engine.state.batch`` is the collated batch.
-    On completion it writes ``predictions.csv`` (``patient, last_visit_date, probability_active, prediction,
-    uncertainty, label``) and, with ``metrics=True``, ``metrics.json`` (``msmonai.evaluation.binary_metrics``),
+    On completion it writes ``predictions.csv`` (the format of :mod:`msmonai.evaluation.predictions`) and, with
+    ``metrics=True``, ``metrics.json`` (``msmonai.evaluation.binary_metrics``),
     ``confusion_matrix.png`` and ``roc.png`` into ``output_dir``.
 
     Args:
@@ -127,6 +127,7 @@ class PredictionWriter:
         metrics: also write metrics and figures (needs labels).
         mc_samples: Monte-Carlo dropout passes per observation for the uncertainty (0: none).
         model_name: shown in figure titles.
+        fold: the held-out fold these predictions belong to (cross-validation), else None.
     """
 
     def __init__(
@@ -136,12 +137,14 @@ class PredictionWriter:
         metrics: bool = False,
         mc_samples: int = 0,
         model_name: str = "model",
+        fold: int | None = None,
     ) -> None:
         self.output_dir = Path(output_dir)
         self.threshold = float(threshold)
         self.metrics = metrics
         self.mc_samples = int(mc_samples)
         self.model_name = model_name
+        self.fold = fold
         self.rows: list[dict] = []
 
     def attach(self, engine: Engine) -> None:
@@ -159,6 +162,7 @@ class PredictionWriter:
             self.rows.append(
                 {
                     "patient": patient,
+                    "fold": self.fold,
                     "last_visit_date": batch["last_visit_date"][i],
                     "probability_active": float(prob[i]),
                     "prediction": int(prob[i] >= self.threshold),
@@ -177,13 +181,12 @@ class PredictionWriter:
         """Write the outputs for everything collected this run."""
         import pandas as pd
 
-        from msmonai.evaluation import binary_metrics
+        from msmonai.evaluation import binary_metrics, write_predictions
         from msmonai.evaluation.figures import plot_confusion_matrix, plot_roc
+        from msmonai.evaluation.predictions import COLUMNS
 
-        self.output_dir.mkdir(parents=True, exist_ok=True)
-        table = pd.DataFrame(self.rows, columns=list(PREDICTION_COLUMNS))
-        with atomic_path(self.output_dir / "predictions.csv") as tmp:
-            table.to_csv(tmp, index=False)
+        table = pd.DataFrame(self.rows, columns=list(COLUMNS))
+        write_predictions(table, self.output_dir / "predictions.csv")
         logger.info("wrote %d predictions to %s", len(table), self.output_dir / "predictions.csv")
         if not self.metrics:
             return
@@ -198,6 +201,3 @@ class PredictionWriter:
         if len(set(y_true.tolist())) == 2:
             plot_roc(y_true, y_score, self.output_dir / "roc.png", self.model_name)
         logger.info("metrics: %s", {k: result[k] for k in ("accuracy", "precision", "recall", "f1", "fbeta")})
-
-
-PREDICTION_COLUMNS = ("patient", "last_visit_date", "probability_active", "prediction", "uncertainty", "label")

@@ -1,0 +1,63 @@
+"""Running a bundle workflow exactly as users do: ``python -m monai.bundle run`` in a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Mapping, Sequence
+
+from msmonai.errors import UserError
+
+WORKFLOW_CONFIGS = {
+    "train": ["configs/train.json"],
+    "evaluate": ["configs/train.json", "configs/evaluate.json"],
+    "inference": ["configs/train.json", "configs/inference.json"],
+}
+
+
+def bundle_command(bundle_dir: str | os.PathLike, workflow: str, overrides: Mapping[str, object]) -> list[str]:
+    """The ``python -m monai.bundle run`` command line of ``workflow`` with ``overrides`` (id -> value)."""
+    bundle = Path(bundle_dir).resolve()
+    if not (bundle / "configs" / "metadata.json").is_file():
+        raise UserError(f"{bundle}: not a bundle (configs/metadata.json missing)")
+    configs = [str(bundle / c) for c in WORKFLOW_CONFIGS[workflow]]
+    cmd = [
+        sys.executable, "-m", "monai.bundle", "run",
+        "--config_file", json.dumps(configs),
+        "--meta_file", str(bundle / "configs" / "metadata.json"),
+        "--logging_file", str(bundle / "configs" / "logging.conf"),
+        "--bundle_root", str(bundle),
+    ]
+    for key, value in overrides.items():
+        cmd += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
+    return cmd
+
+
+def run_bundle(
+    bundle_dir: str | os.PathLike, workflow: str, overrides: Mapping[str, object], log_file: str | os.PathLike | None = None
+) -> None:
+    """Run ``workflow`` of the bundle; its output goes to ``log_file`` (or the terminal). Raises on failure."""
+    cmd = bundle_command(bundle_dir, workflow, overrides)
+    if log_file is None:
+        result = subprocess.run(cmd, check=False)
+    else:
+        Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+        with open(log_file, "w", encoding="utf-8") as log:
+            result = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False)
+    if result.returncode != 0:
+        where = f"; see {log_file}" if log_file else ""
+        raise UserError(f"bundle {Path(bundle_dir).name}: {workflow} failed with exit code {result.returncode}{where}")
+
+
+def override_args(pairs: Sequence[str]) -> dict[str, str]:
+    """Parse ``KEY=VALUE`` command-line overrides into a dict (values left for MONAI's parser)."""
+    out = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise UserError(f"override {pair!r} is not KEY=VALUE")
+        out[key.lstrip("-")] = value
+    return out
