@@ -107,6 +107,7 @@ def draw_metric_bars(ax, runs: Mapping[str, Mapping[str, Mapping]], metrics: Map
         ax.bar(x, np.nan_to_num(values), width, label=name)
         ax.errorbar(x, values, yerr=[values - lows, highs - values], fmt="none", ecolor="black", capsize=3)
     ax.set_xticks(positions, list(metrics.values()))
-    ax.set_ylim(0, 1.05)
+    ax.set_ylim(0, 1.15)  # headroom for the legend above the bars
+    ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("Value (whiskers: bootstrap interval)")
-    ax.legend(fontsize="small")
+    ax.legend(loc="upper center", ncols=min(len(runs), 4), fontsize="small")
