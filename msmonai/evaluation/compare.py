@@ -45,9 +45,9 @@ def comparison_table(results: Sequence[CvResult], names: Sequence[str]) -> pd.Da
     """One row per run: ``Architecture``, each Table 7 column with ``<col>_low`` / ``<col>_high``, ``n``, ``n_patients``."""
     rows = []
     for name, result in zip(names, results):
-        row = {"Architecture": name}
+        row, intervals = {"Architecture": name}, _intervals(result)
         for key, column in TABLE7_COLUMNS.items():
-            entry = _intervals(result)[key]
+            entry = intervals[key]
             row.update({column: entry["value"], f"{column}_low": entry.get("low"), f"{column}_high": entry.get("high")})
         row.update({"n": result.metrics.get("n"), "n_patients": result.metrics.get("n_patients")})
         rows.append(row)
@@ -67,7 +67,7 @@ def comparison_markdown(table: pd.DataFrame, beta: float, interval: dict) -> str
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for _, row in table.iterrows():
         cells = [_cell(row[c], row[f"{c}_low"], row[f"{c}_high"]) for c in TABLE7_COLUMNS.values()]
-        lines.append("| " + " | ".join([str(row["Architecture"]), *cells]) + " |")
+        lines.append("| " + " | ".join([str(row["Architecture"]).replace("|", "\\|"), *cells]) + " |")
     sizes = "; ".join(f"{row['Architecture']}: {row['n']} observations of {row['n_patients']} patients" for _, row in table.iterrows())
     lines += [
         "",
