@@ -1,0 +1,202 @@
+"""One DICOM file's header -> a :class:`SliceHeader`, or :class:`UnusableFile` with a one-line reason.
+
+Scanning reads headers only: ``pydicom.dcmread(defer_size=...)`` parses every element but leaves large values
+(the pixel data) on disk, which also tells where the pixel data ends, so truncated files are caught without
+decoding anything.
+"""
+
+from __future__ import annotations
+
+import datetime
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.errors import InvalidDicomError
+from pydicom.pixels import get_decoder
+from pydicom.uid import UID
+
+from msmonai.io.classify import Acquisition
+
+HEADER_DEFER_BYTES = 1024  # element values larger than this stay on disk while scanning
+_PIXEL_DATA_TAG = 0x7FE00010
+_UNDEFINED_LENGTH = 0xFFFFFFFF
+_DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
+_MULTIFRAME_MR_CLASSES = {
+    "1.2.840.10008.5.1.4.1.1.4.1",  # Enhanced MR Image Storage
+    "1.2.840.10008.5.1.4.1.1.4.3",  # Enhanced MR Color Image Storage
+    "1.2.840.10008.5.1.4.1.1.4.4",  # Legacy Converted Enhanced MR Image Storage
+}
+_REQUIRED = (
+    "PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID",
+    "ImageOrientationPatient", "ImagePositionPatient", "PixelSpacing", "Rows", "Columns",
+)
+
+
+class UnusableFile(Exception):
+    """The file cannot be used as an MR slice; the message is the one-line reason (without the path)."""
+
+
+@dataclass(frozen=True)
+class SliceHeader:
+    """What grouping, sorting, classification and volume building need from one single-frame MR slice."""
+
+    path: Path
+    patient_id: str
+    study_uid: str
+    study_date: datetime.date | None
+    series_uid: str
+    series_number: int | None
+    sop_uid: str
+    iop: tuple[float, ...]  # ImageOrientationPatient, 6 values
+    ipp: tuple[float, ...]  # ImagePositionPatient, 3 values (mm)
+    pixel_spacing: tuple[float, ...]  # (row spacing, column spacing) mm
+    shape: tuple[int, int]  # (Rows, Columns)
+    acquisition: Acquisition
+
+
+def read_header(path: Path) -> SliceHeader:
+    """Read and check the header of ``path`` without its pixel data.
+
+    Raises:
+        UnusableFile: empty, unreadable, not DICOM, truncated, or not a usable MR slice (see ``check_dataset``).
+    """
+    ds = open_dataset(path, headers_only=True)
+    pixels = ds.get_item(_PIXEL_DATA_TAG, keep_deferred=True)
+    if pixels is not None and pixels.length != _UNDEFINED_LENGTH:
+        present = path.stat().st_size - pixels.value_tell
+        if present < pixels.length:
+            raise UnusableFile(f"truncated file: pixel data needs {pixels.length} bytes, only {present} present")
+    return header_from_dataset(ds, path)
+
+
+def open_dataset(path: Path, headers_only: bool) -> Dataset:
+    """``pydicom.dcmread`` with every failure turned into :class:`UnusableFile`.
+
+    Args:
+        path: the file.
+        headers_only: leave values larger than HEADER_DEFER_BYTES (the pixel data) on disk.
+    """
+    try:
+        if path.stat().st_size == 0:
+            raise UnusableFile("empty file (0 bytes)")
+        return pydicom.dcmread(path, defer_size=HEADER_DEFER_BYTES if headers_only else None)
+    except InvalidDicomError:
+        raise UnusableFile("not a DICOM file (no DICM preamble)") from None
+    except PermissionError:
+        raise UnusableFile("permission denied") from None
+    except OSError as err:
+        raise UnusableFile(f"unreadable: {err.strerror or err}") from None
+    except (ValueError, TypeError, EOFError, KeyError, AttributeError) as err:
+        raise UnusableFile(f"corrupt DICOM header: {_one_line(err)}") from None
+
+
+def header_from_dataset(ds: Dataset, path: Path) -> SliceHeader:
+    """Check that ``ds`` is a decodable single-frame grayscale MR slice and extract its :class:`SliceHeader`.
+
+    Raises:
+        UnusableFile: DICOMDIR, no pixel data (SR, RT plan, presentation state) or truncated pixel data,
+            non-MR modality, enhanced multi-frame MR, colour image, no decoder for the transfer syntax,
+            or missing identifying/geometry attributes.
+    """
+    check_dataset(ds)
+    try:
+        return SliceHeader(
+            path=path,
+            patient_id=sys.intern(str(ds.PatientID).strip()),
+            study_uid=sys.intern(str(ds.StudyInstanceUID)),
+            study_date=_parse_date(ds.get("StudyDate")),
+            series_uid=sys.intern(str(ds.SeriesInstanceUID)),
+            series_number=_optional_int(ds.get("SeriesNumber")),
+            sop_uid=str(ds.SOPInstanceUID),
+            iop=tuple(float(v) for v in ds.ImageOrientationPatient),
+            ipp=tuple(float(v) for v in ds.ImagePositionPatient),
+            pixel_spacing=tuple(float(v) for v in ds.PixelSpacing),
+            shape=(int(ds.Rows), int(ds.Columns)),
+            acquisition=Acquisition(
+                description=str(ds.get("SeriesDescription", "") or ""),
+                protocol=str(ds.get("ProtocolName", "") or ""),
+                image_type=_strings(ds.get("ImageType")),
+                scanning_sequence=_strings(ds.get("ScanningSequence")),
+                sequence_variant=_strings(ds.get("SequenceVariant")),
+                tr=_optional_float(ds.get("RepetitionTime")),
+                te=_optional_float(ds.get("EchoTime")),
+                ti=_optional_float(ds.get("InversionTime")),
+                contrast_agent=str(ds.get("ContrastBolusAgent", "") or ""),
+            ),
+        )
+    except (ValueError, TypeError) as err:
+        raise UnusableFile(f"invalid geometry attribute: {_one_line(err)}") from None
+
+
+def check_dataset(ds: Dataset) -> None:
+    """Raise :class:`UnusableFile` unless ``ds`` is a decodable single-frame grayscale MR slice with geometry."""
+    sop_class = UID(str(ds.get("SOPClassUID", "") or ds.file_meta.get("MediaStorageSOPClassUID", "")))
+    if sop_class == _DICOMDIR_CLASS:
+        raise UnusableFile("DICOMDIR index, not an image (the files it lists are scanned directly)")
+    if _PIXEL_DATA_TAG not in ds:
+        if sop_class.keyword.endswith("ImageStorage"):
+            raise UnusableFile(f"truncated file: no complete pixel data ({sop_class.name})")
+        raise UnusableFile(f"no pixel data ({sop_class.name or 'unknown SOP class'}): not an image")
+    photometric = str(ds.get("PhotometricInterpretation", ""))
+    modality = str(ds.get("Modality", "") or "missing")
+    if modality != "MR":
+        raise UnusableFile(f"not an MR image: modality {modality} ({sop_class.name}, {photometric})")
+    if sop_class in _MULTIFRAME_MR_CLASSES or int(ds.get("NumberOfFrames", 1) or 1) > 1:
+        raise UnusableFile(
+            f"enhanced multi-frame MR ({ds.get('NumberOfFrames', '?')} frames, {sop_class.name}) is not supported:"
+            " export the series as classic single-frame MR images"
+        )
+    if int(ds.get("SamplesPerPixel", 1)) != 1 or not photometric.startswith("MONOCHROME"):
+        raise UnusableFile(f"colour image ({photometric}), not a grayscale MR slice")
+    syntax = ds.file_meta.get("TransferSyntaxUID")
+    if syntax is not None and syntax.is_compressed:
+        missing = _missing_decoder(syntax)
+        if missing:
+            raise UnusableFile(f"cannot decode transfer syntax {syntax.name} ({syntax}): {missing}")
+    absent = [keyword for keyword in _REQUIRED if ds.get(keyword) in (None, "")]
+    if absent:
+        raise UnusableFile(f"missing {', '.join(absent)}")
+
+
+def _missing_decoder(syntax: UID) -> str:
+    """Why pixel data in ``syntax`` cannot be decoded here, or "" when a decoder is available."""
+    try:
+        decoder = get_decoder(syntax)
+    except NotImplementedError:
+        return "no decoder exists for it in pydicom"
+    if decoder.is_available:
+        return ""
+    return "no decoder installed (" + "; ".join(decoder.missing_dependencies) + ")"
+
+
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or type(err).__name__
+
+
+def _strings(value) -> tuple[str, ...]:
+    values = [] if value is None else [value] if isinstance(value, str) else list(value)
+    return tuple(text for text in (str(v).strip() for v in values) if text)
+
+
+def _optional_float(value) -> float | None:
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _optional_int(value) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _parse_date(value) -> datetime.date | None:
+    try:
+        return datetime.datetime.strptime(str(value).strip(), "%Y%m%d").date()
+    except ValueError:
+        return None

@@ -1,0 +1,108 @@
+"""Scan a DICOM archive: headers only -> patients / studies / series, the chosen T1, and every problem.
+
+Grouping is by PatientID -> StudyInstanceUID -> SeriesInstanceUID from the headers (never folder names), so a
+series split across folders is merged. Memory holds one small header record per file, never pixel data.
+"""
+
+from __future__ import annotations
+
+import datetime
+import math
+import os
+import sys
+import warnings
+from collections import defaultdict
+from pathlib import Path
+
+from tqdm import tqdm
+
+from msmonai.io.classify import classify_weighting, has_contrast
+from msmonai.io.geometry import StackError, orientation_name, stack_order
+from msmonai.io.headers import SliceHeader, UnusableFile, read_header
+from msmonai.io.model import Problem, ScanResult, Series, Study
+from msmonai.io.selection import T1Rule, choose_t1
+from msmonai.io.walk import list_files, relative_name
+
+
+def scan_dicom(root: str | os.PathLike, progress: bool = False, t1_rule: T1Rule | None = None) -> ScanResult:
+    """Find every usable MR series under ``root`` and choose one T1 series per study.
+
+    Args:
+        root: folder to scan recursively (or a single file).
+        progress: show a tqdm progress bar when stderr is a terminal.
+        t1_rule: sort key ranking a study's T1 series, the largest is chosen
+            (default :func:`msmonai.io.selection.default_t1_rule`).
+
+    Returns:
+        Studies sorted by patient, date and UID, and one problem per unusable file (plus one per study
+        without a T1 series), sorted by path. Every file under ``root`` is either in a series or a problem.
+    """
+    root = Path(root)
+    files, problems = list_files(root)
+    headers = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # pydicom's complaints about odd values; problems are reported below
+        for path in tqdm(files, desc="scanning", unit="file", leave=False, disable=not (progress and sys.stderr.isatty())):
+            try:
+                headers.append(read_header(path))
+            except UnusableFile as err:
+                problems.append(Problem(relative_name(path, root), str(err)))
+    studies = _group_studies(_drop_duplicates(headers, problems, root), problems, root)
+    for study in studies:
+        if choose_t1(study, t1_rule) is None:
+            found = ", ".join(f"{s.weighting} {s.description!r}" for s in study.series)
+            folder = os.path.commonpath([relative_name(f.parent, root.absolute()) for s in study.series for f in s.files])
+            problems.append(Problem(folder, f"study {study.study_uid}: no T1 series (found {found})"))
+    return ScanResult(studies=studies, problems=sorted(problems, key=lambda p: p.path))
+
+
+def _drop_duplicates(headers: list[SliceHeader], problems: list[Problem], root: Path) -> list[SliceHeader]:
+    """Keep the first file of each SOPInstanceUID; the copies become problems."""
+    kept: dict[str, SliceHeader] = {}
+    for header in headers:
+        first = kept.setdefault(header.sop_uid, header)
+        if first is not header:
+            problems.append(
+                Problem(relative_name(header.path, root), f"duplicate of {relative_name(first.path, root)} (same SOPInstanceUID)")
+            )
+    return list(kept.values())
+
+
+def _group_studies(headers: list[SliceHeader], problems: list[Problem], root: Path) -> list[Study]:
+    """Group slices into studies of valid series (in SeriesNumber order); slices of invalid series become problems."""
+    by_series: dict[tuple[str, str, str], list[SliceHeader]] = defaultdict(list)
+    for header in headers:
+        by_series[(header.patient_id, header.study_uid, header.series_uid)].append(header)
+    series_of_study: dict[tuple[str, str], list[tuple[float, str, Series]]] = defaultdict(list)
+    dates: dict[tuple[str, str], datetime.date | None] = {}
+    for (patient_id, study_uid, series_uid), slices in by_series.items():
+        series = _build_series(slices, problems, root)
+        if series is not None:
+            number = slices[0].series_number
+            series_of_study[(patient_id, study_uid)].append((math.inf if number is None else number, series_uid, series))
+            dates.setdefault((patient_id, study_uid), slices[0].study_date)
+    studies = [
+        Study(patient_id, study_uid, dates[(patient_id, study_uid)], [s for *_, s in sorted(entries, key=lambda e: e[:2])])
+        for (patient_id, study_uid), entries in series_of_study.items()
+    ]
+    return sorted(studies, key=lambda s: (s.patient_id, s.study_date or datetime.date.min, s.study_uid))
+
+
+def _build_series(slices: list[SliceHeader], problems: list[Problem], root: Path) -> Series | None:
+    """The slices of one SeriesInstanceUID as a sorted, classified :class:`Series`, or None (problems added)."""
+    first = slices[0]
+    try:
+        order = stack_order([s.iop for s in slices], [s.ipp for s in slices], [s.shape for s in slices], [s.pixel_spacing for s in slices])
+    except StackError as err:
+        label = f"series {first.series_uid} ({first.acquisition.description!r})"
+        problems.extend(Problem(relative_name(s.path, root), f"{label}: {err}") for s in slices)
+        return None
+    return Series(
+        series_uid=first.series_uid,
+        description=first.acquisition.description or first.acquisition.protocol,
+        weighting=classify_weighting(first.acquisition, len(slices)),
+        orientation=orientation_name(first.iop),
+        files=[slices[i].path.absolute() for i in order],
+        n_slices=len(slices),
+        contrast=has_contrast(first.acquisition),
+    )
