@@ -1,0 +1,27 @@
+"""Write a channel-first volume as a gzipped NIfTI-1 file, atomically, with its RAS affine."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from pathlib import Path
+
+import nibabel as nib
+import numpy as np
+import torch
+
+from msmonai.fileio import write_bytes
+
+
+def write_nifti(image: torch.Tensor, affine: np.ndarray, target: str | os.PathLike) -> Path:
+    """Write ``image`` ``[1, D, H, W]`` as float32 NIfTI (``.nii.gz``) whose voxel (d, h, w) maps through ``affine``.
+
+    The header carries only geometry (qform and sform = ``affine``, scanner space); the gzip stream has no
+    file name or time stamp, so the same volume always gives the same bytes.
+    """
+    data = np.asarray(image.detach().cpu().numpy()[0], dtype=np.float32)
+    affine = np.asarray(affine, dtype=np.float64)
+    nifti = nib.Nifti1Image(data, affine)
+    nifti.set_qform(affine, code=1)
+    nifti.set_sform(affine, code=1)
+    return write_bytes(target, gzip.compress(nifti.to_bytes(), compresslevel=6, mtime=0))
