@@ -27,6 +27,26 @@ def register(subparsers) -> None:
                    help="any other bundle override, e.g. --set spatial_size=[50,128,128] (repeatable)")
     p.set_defaults(func=run_cv)
 
+    p = subparsers.add_parser(
+        "predict",
+        help="predict one-year activity for new patients and write report.json + report.html",
+        description="Ingests every patient in --dicom (same ingestion and preprocessing as training), links the visits of "
+        "--clinical, runs the bundle's inference workflow and writes a report per patient (pseudonymous key only).",
+    )
+    p.add_argument("--bundle", required=True, help="trained bundle directory (models/model.pt)")
+    p.add_argument("--dicom", required=True, help="DICOM folder of the patient(s)")
+    p.add_argument("--clinical", required=True, help="clinical visits CSV (data_manifests/README.md)")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--secret-file", default=None, help="site secret for pseudonymous keys (or $MSMONAI_SITE_SECRET)")
+    p.add_argument("--mc_samples", type=int, default=20, help="Monte-Carlo dropout passes (0: no uncertainty)")
+    p.add_argument("--threshold", type=float, default=0.5, help="probability at or above which activity is predicted")
+    p.add_argument("--no-explain", dest="explain", action="store_false", help="skip saliency and ablation")
+    p.add_argument("--show-identity", action="store_true", help="also write the raw patient ID into report.json")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--set", dest="overrides", metavar="ID=VALUE", action="append", default=[],
+                   help="bundle override, e.g. --set spatial_size=[50,128,128] (repeatable)")
+    p.set_defaults(func=run_predict)
+
     p = subparsers.add_parser("export-bundle", help="zip a trained bundle with TorchScript export and SHA-256 manifest")
     p.add_argument("bundle", help="bundle directory with models/model.pt")
     p.add_argument("--out", required=True, help="output .zip")
@@ -51,6 +71,18 @@ def run_cv(args: argparse.Namespace) -> int:
     for key in ("accuracy", "precision", "recall", "f1", "fbeta", "roc_auc"):
         if pooled.get(key) is not None:
             print(f"  {key:9s} {pooled[key]:.3f}  [{ci[key]['low']:.3f}, {ci[key]['high']:.3f}]")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from msmonai.bundle_tools.prediction import predict
+    from msmonai.bundle_tools.runner import override_args
+
+    reports = predict(args.bundle, args.dicom, args.clinical, args.out, secret_file=args.secret_file,
+                      overrides=override_args(args.overrides), mc_samples=args.mc_samples, threshold=args.threshold,
+                      explain=args.explain, show_identity=args.show_identity, quiet=args.quiet)
+    for path in reports:
+        print(path.with_name("report.html"))
     return 0
 
 

@@ -73,7 +73,7 @@ def cross_validate(
     all_folds = sorted({int(it["fold"]) for it in items})
     chosen = all_folds[:folds] if folds else all_folds
     shared = {"cache_dir": str(out / "cache"), "seed": seed, **(overrides or {})}
-    predictions = []
+    predictions, thresholds = [], {}
     for k in chosen:
         fold_dir = out / f"fold_{k}"
         write_json(fold_dir / "datalist.json", fold_datalist(items, k))
@@ -93,6 +93,7 @@ def cross_validate(
                                             "output_dir": str(fold_dir / "test")}, log_file=fold_dir / "test.log")
         validation = read_predictions(fold_dir / "validation" / "predictions.csv")
         cut = select_threshold(validation[LABEL].to_numpy(int), validation[PROBABILITY].to_numpy(float), threshold)
+        thresholds[k] = cut
         test = read_predictions(fold_dir / "test" / "predictions.csv")
         test[FOLD] = k
         test[PREDICTION] = apply_threshold(test[PROBABILITY].to_numpy(float), cut)
@@ -107,6 +108,7 @@ def cross_validate(
         "bundle_version": bundle_meta.get("version"),
         "folds": chosen,
         "threshold_criterion": threshold,
+        "thresholds": thresholds,
         "mc_samples": mc_samples,
         "overrides": {k: v for k, v in shared.items() if k != "cache_dir"},
     }

@@ -6,7 +6,7 @@ Bundle configs instantiate these components by ``_target_``; no logic lives in t
 from msmonai.engine.batch import SequenceBatch
 from msmonai.engine.datalist import load_datalist, select_fold
 from msmonai.engine.dataset import VisitSequenceDataset, VisitVolumes, collate_sequences
-from msmonai.engine.handlers import EpochSeeder, LastCheckpoint, PredictionWriter, load_checkpoint, predicted_and_true
+from msmonai.engine.handlers import EpochSeeder, LastCheckpoint, PredictionWriter, load_checkpoint, loss_value, predicted_and_true
 from msmonai.engine.mc_dropout import mc_dropout_probabilities
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "collate_sequences",
     "load_checkpoint",
     "load_datalist",
+    "loss_value",
     "mc_dropout_probabilities",
     "predicted_and_true",
     "select_fold",

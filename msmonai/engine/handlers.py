@@ -13,6 +13,7 @@ import torch
 from ignite.engine import Engine, Events
 
 from msmonai.engine.mc_dropout import mc_dropout_probabilities
+from msmonai.evaluation.threshold import apply_threshold
 from msmonai.fileio import atomic_path, write_json
 
 logger = logging.getLogger(__name__)
@@ -41,13 +42,13 @@ class EpochSeeder:
 class LastCheckpoint:
     """The resumable checkpoint: saved atomically to ``path`` after every epoch, loaded at start with ``resume``.
 
-    It holds the ``state_dict`` of each object of ``save_dict`` (network, optimizer, trainer) and the validator's
+    It holds the ``state_dict`` of each object of ``save_dict`` (network, optimizer), the trainer's and the validator's
     best metric, so a resumed run neither repeats epochs nor overwrites a better best checkpoint. Loading uses
     ``torch.load(weights_only=True)``: a checkpoint carrying pickled code is refused. Only rank 0 writes.
 
     Args:
         path: checkpoint file.
-        save_dict: ``{name: object with state_dict()}``; the trainer under ``"trainer"``.
+        save_dict: ``{name: object with state_dict()}``; the trainer it is attached to is saved as ``"trainer"``.
         resume: load ``path`` (when it exists) before the first epoch.
         validator: the evaluator whose ``best_metric`` / ``best_metric_epoch`` are saved and restored.
     """
@@ -67,6 +68,7 @@ class LastCheckpoint:
         if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_rank():
             return
         state = {name: _unwrap(obj).state_dict() for name, obj in self.save_dict.items()}
+        state["trainer"] = engine.state_dict()
         if self.validator is not None:
             state["best"] = {"metric": float(self.validator.state.best_metric),
                              "epoch": int(self.validator.state.best_metric_epoch)}
@@ -84,6 +86,8 @@ class LastCheckpoint:
         state = load_checkpoint(self.path, map_location="cpu")
         for name, obj in self.save_dict.items():
             _unwrap(obj).load_state_dict(state[name])
+        engine.state.epoch = state["trainer"]["epoch"]
+        engine.state.iteration = state["trainer"]["iteration"]
         engine.state.max_epochs = max_epochs
         if self.validator is not None and "best" in state:
             self.validator.state.best_metric = state["best"]["metric"]
@@ -102,6 +106,11 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
                         "only weights-only checkpoints are loaded") from err
     except (OSError, RuntimeError, EOFError) as err:
         raise UserError(f"{path}: cannot read checkpoint ({err})") from err
+
+
+def loss_value(output: dict) -> float:
+    """Output transform for loss logging from a non-decollated trainer output."""
+    return float(output["loss"])
 
 
 def predicted_and_true(output: dict) -> tuple[torch.Tensor, torch.Tensor]:
@@ -165,7 +174,7 @@ class PredictionWriter:
                     "fold": self.fold,
                     "last_visit_date": batch["last_visit_date"][i],
                     "probability_active": float(prob[i]),
-                    "prediction": int(prob[i] >= self.threshold),
+                    "prediction": int(apply_threshold(float(prob[i]), self.threshold)),
                     "uncertainty": float(spread[i]) if spread is not None else None,
                     "label": label if label >= 0 else None,
                 }

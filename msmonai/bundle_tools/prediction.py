@@ -1,0 +1,165 @@
+"""``msmonai predict``: one or more new patients' DICOM + clinical table -> prediction reports.
+
+The patients' visits are ingested, linked and preprocessed exactly as for training (``scan_dicom``,
+``link_visits``, the bundle's preprocessing preset), and the bundle's own inference workflow
+(``configs/train.json`` + ``configs/inference.json``) runs in-process. Each patient gets the prediction made
+at every visit (the risk over visits), Monte-Carlo-dropout uncertainty, a saliency montage of the last visit and
+the MRI vs EDSS contribution, written as ``report.json`` and a self-contained ``report.html``.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import logging
+from collections import defaultdict
+from pathlib import Path
+from typing import Mapping
+
+from msmonai.data.clinical import EDSS_COLUMNS, load_clinical_visits
+from msmonai.data.linking import link_visits
+from msmonai.data.pseudonym import load_or_create_secret, pseudonym
+from msmonai.errors import UserError
+from msmonai.fileio import write_json, write_text
+from msmonai.io import scan_dicom
+
+logger = logging.getLogger(__name__)
+MAX_VISITS = 5
+
+
+def patient_observations(dicom_root, clinical_csv, secret: bytes, tolerance_days: int = 60, quiet: bool = True):
+    """Observations ending at every usable visit of every patient found in ``dicom_root``.
+
+    Returns ``(items, visits_by_key, identities, problems)``: datalist items (no label), the linked clinical visits per
+    pseudonymous key, key -> raw patient id (for the optional identity line), and the reasons visits were left out.
+    """
+    scan = scan_dicom(dicom_root, progress=not quiet)
+    clinical, clinical_problems = load_clinical_visits(clinical_csv)
+    dicom_patients = sorted({study.patient_id for study in scan.studies})
+    if not dicom_patients:
+        reasons = "; ".join(f"{p.path}: {p.reason}" for p in scan.problems[:3])
+        raise UserError(f"{dicom_root}: no usable DICOM study found ({reasons or 'empty'})")
+    clinical = [v for v in clinical if v.patient_id in dicom_patients]
+    linked, link_problems = link_visits(clinical, scan.studies, tolerance_days)
+    by_patient = defaultdict(list)
+    for lv in linked:
+        if lv.has_image:
+            by_patient[lv.visit.patient_id].append(lv)
+    items, visits_by_key, identities = [], {}, {}
+    problems = [e.reason for e in [*clinical_problems, *link_problems]]
+    for patient_id in dicom_patients:
+        key = pseudonym(patient_id, secret)
+        usable = sorted(by_patient.get(patient_id, []), key=lambda lv: lv.visit.date)
+        if not usable:
+            raise UserError(f"patient {key}: no visit with both a T1 study and valid EDSS subscores "
+                            f"({len([v for v in clinical if v.patient_id == patient_id])} clinical rows, "
+                            f"{len([s for s in scan.studies if s.patient_id == patient_id])} studies)")
+        identities[key] = patient_id
+        visits_by_key[key] = [lv.visit for lv in usable]
+        records = [{"image": [str(f) for f in lv.study.t1.files], "series_uid": lv.study.t1.series_uid,
+                    "edss": list(lv.visit.edss_normalised), "edss_raw": list(lv.visit.edss_raw),
+                    "date": lv.visit.date.isoformat()} for lv in usable]
+        for t in range(len(records)):
+            items.append({"patient": key, "fold": 0, "visits": records[max(0, t + 1 - MAX_VISITS): t + 1]})
+    return items, visits_by_key, identities, problems
+
+
+def predict(
+    bundle_dir,
+    dicom_root,
+    clinical_csv,
+    out_dir,
+    secret_file=None,
+    overrides: Mapping[str, object] | None = None,
+    mc_samples: int = 20,
+    threshold: float = 0.5,
+    explain: bool = True,
+    show_identity: bool = False,
+    quiet: bool = True,
+) -> list[Path]:
+    """Write a report for every patient in ``dicom_root``; returns the report.json paths."""
+    import pandas as pd
+    from monai.bundle import ConfigWorkflow
+
+    from msmonai.engine.dataset import collate_sequences
+    from msmonai.evaluation import read_predictions, render_report_html
+
+    bundle = Path(bundle_dir).resolve()
+    out = Path(out_dir).resolve()
+    work = out / "work"
+    items, visits_by_key, identities, problems = patient_observations(
+        dicom_root, clinical_csv, load_or_create_secret(secret_file), quiet=quiet)
+    write_json(work / "datalist.json", {"testing": items})
+    workflow = ConfigWorkflow(
+        config_file=[str(bundle / "configs" / "train.json"), str(bundle / "configs" / "inference.json")],
+        meta_file=str(bundle / "configs" / "metadata.json"), logging_file=False, workflow_type=None,
+        bundle_root=str(bundle), datalist=str(work / "datalist.json"), infer_split="testing", output_dir=str(work),
+        mc_samples=mc_samples, threshold=threshold, **(overrides or {}))
+    workflow.initialize()
+    workflow.run()
+    network = workflow.parser.get_parsed_content("network").eval()
+    dataset = workflow.parser.get_parsed_content("validate#dataset")
+    device = workflow.parser.get_parsed_content("device")
+    predictions = read_predictions(work / "predictions.csv")
+    meta = json.loads((bundle / "configs" / "metadata.json").read_text())
+    written = []
+    for key, visits in visits_by_key.items():
+        rows = predictions[predictions["patient"] == key].sort_values("last_visit_date")
+        last = rows.iloc[-1]
+        report = {
+            "patient_key": key,
+            "model": {"name": meta.get("name"), "version": meta.get("version"), "bundle": bundle.name},
+            "prediction": {"probability_active": float(last["probability_active"]),
+                           "uncertainty": None if pd.isna(last["uncertainty"]) else float(last["uncertainty"]),
+                           "threshold": threshold, "prediction": int(last["prediction"]),
+                           "last_visit_date": str(last["last_visit_date"])},
+            "visits": _visit_rows(visits, rows),
+            "model_card_metrics": {k: v for k, v in (meta.get("eval_metrics") or {}).items() if isinstance(v, (int, float))},
+            "generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "notes": ["Research use only: a model trained on few patients; not a medical device."] + problems_for(key, problems),
+        }
+        if show_identity:
+            report["patient_id"] = identities[key]
+        images = {}
+        if explain:
+            index = max(i for i, item in enumerate(items) if item["patient"] == key)
+            batch = collate_sequences([dataset[index]])
+            images, report["explanation"] = _explain(network, batch, device)
+        target = out / key if len(visits_by_key) > 1 else out
+        write_json(target / "report.json", report)
+        write_text(target / "report.html", render_report_html(report, images))
+        written.append(target / "report.json")
+    workflow.finalize()
+    return written
+
+
+def problems_for(key: str, problems: list[str]) -> list[str]:
+    """Notes worth showing in a report (reasons visits were left out; no raw identifiers)."""
+    return [f"{len(problems)} clinical row(s) or studies were left out; see the command output"] if problems else []
+
+
+def _visit_rows(visits, rows) -> list[dict]:
+    by_date = {str(r["last_visit_date"]): r for _, r in rows.iterrows()}
+    out = []
+    for visit in visits:
+        row = by_date.get(visit.date.isoformat())
+        out.append({
+            "date": visit.date.isoformat(),
+            "probability_active": None if row is None else float(row["probability_active"]),
+            "uncertainty": None if row is None or row["uncertainty"] != row["uncertainty"] else float(row["uncertainty"]),
+            "edss": dict(zip(EDSS_COLUMNS, visit.edss_raw)),
+        })
+    return out
+
+
+def _explain(network, batch: dict, device) -> tuple[dict, dict]:
+    from msmonai.evaluation.explanations import modality_contributions, saliency_montage, visit_saliency
+
+    image, edss, lengths = batch["image"].to(device), batch["edss"].to(device), batch["length"]
+    contributions = modality_contributions(network, image, edss, lengths)
+    last = int(lengths[0]) - 1
+    saliency = visit_saliency(network, image, edss, lengths, visit=last)
+    volume = image[0, last, 0].detach().cpu().numpy()
+    caption = (f"Most informative axial slices of the last visit (gradient x input). Probability drop without MRI "
+               f"{contributions['mri_contribution']:+.3f}, without EDSS {contributions['edss_contribution']:+.3f}")
+    return {caption: saliency_montage(volume, saliency, title="saliency, last visit")}, contributions

@@ -1,0 +1,224 @@
+"""Sharing a trained bundle between hospitals: export to a zip with SHA-256 sums, and verification on receipt.
+
+The zip holds one folder named after the bundle with ``configs/``, ``docs/``, ``LICENSE``, ``large_files.yml``
+(if any), ``models/model.pt`` (weights only), ``models/model.ts`` (TorchScript from MONAI's ``ckpt_export``),
+``meta_schema.json`` (so metadata is checked offline) and ``SHA256SUMS`` in ``sha256sum`` format, so a receiver
+can also run ``sha256sum -c SHA256SUMS`` in the extracted folder. Nothing else of the bundle folder is shared:
+``eval/``, ``logs/``, caches and datalists may hold patient-derived data.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Iterator, Sequence
+
+from msmonai.errors import UserError
+from msmonai.fileio import atomic_path
+
+SUMS_FILE = "SHA256SUMS"
+SCHEMA_FILE = "meta_schema.json"
+METADATA_FILE = "configs/metadata.json"
+MODEL_FILE = "models/model.pt"
+TORCHSCRIPT_FILE = "models/model.ts"
+SHARED_DIRS = ("configs", "docs")
+SHARED_FILES = ("LICENSE", "large_files.yml")
+_SUMS_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates: the same bundle gives the same zip
+
+
+def export_bundle(
+    bundle_dir: str | os.PathLike, out_zip: str | os.PathLike, spatial_size: Sequence[int] | None = None
+) -> Path:
+    """Write the shareable zip of a trained bundle to ``out_zip`` (atomically) and return its path.
+
+    ``models/model.ts`` is (re)built in the bundle folder from ``models/model.pt`` with ``monai.bundle.ckpt_export`` and the bundle's
+    ``configs/train.json``, overriding ``pretrained`` to False so no ImageNet file is needed. The metadata must
+    validate against ``meta_schema.json`` next to the bundle folder (``bundles/meta_schema.json``).
+
+    Args:
+        bundle_dir: the bundle folder (``configs/metadata.json`` inside).
+        out_zip: the zip to write.
+        spatial_size: the ``spatial_size`` the weights were trained with, when not the config's default.
+    """
+    import torch
+
+    from msmonai.engine.handlers import load_checkpoint
+
+    bundle = Path(bundle_dir).resolve()
+    if not (bundle / METADATA_FILE).is_file():
+        raise UserError(f"{bundle}: not a bundle ({METADATA_FILE} missing)")
+    model_pt = bundle / MODEL_FILE
+    if not model_pt.is_file():
+        raise UserError(f"{model_pt}: missing; train first (python -m monai.bundle run --config_file "
+                        "configs/train.json ...) so that the best weights are saved there")
+    state = load_checkpoint(model_pt)
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"{model_pt}: not a plain state_dict of network_def (the resumable last.pt cannot be shared)")
+    schema = bundle.parent / SCHEMA_FILE
+    if not schema.is_file():
+        raise UserError(f"{schema}: missing; the metadata schema must sit next to the bundle folder")
+    _verify_metadata(bundle / METADATA_FILE, schema)
+    _export_torchscript(bundle, spatial_size)
+
+    files = {rel: bundle / rel for rel in _shared_files(bundle)}
+    files[SCHEMA_FILE] = schema
+    sums = "".join(f"{_sha256(files[rel])}  {rel}\n" for rel in sorted(files))
+    with atomic_path(out_zip) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for rel in sorted(files):
+            zf.writestr(_zip_info(f"{bundle.name}/{rel}"), files[rel].read_bytes())
+        zf.writestr(_zip_info(f"{bundle.name}/{SUMS_FILE}"), sums)
+    return Path(out_zip)
+
+
+def verify_bundle(path: str | os.PathLike) -> list[str]:
+    """Check an exported bundle (its zip or extracted folder) and return its verified files, sorted.
+
+    Refuses, naming the first offending file: unsafe zip member names (absolute or ``..``), symbolic links, files
+    missing from or not listed in ``SHA256SUMS``, files whose SHA-256 differs, ``configs/metadata.json`` failing
+    ``monai.bundle verify_metadata`` against the shipped ``meta_schema.json``, and a ``models/model.pt`` that does
+    not load with ``torch.load(weights_only=True)``.
+    """
+    from msmonai.engine.handlers import load_checkpoint
+
+    path = Path(path)
+    with _bundle_folder(path) as root:
+        sums_file = root / SUMS_FILE
+        if not sums_file.is_file():
+            raise UserError(f"{path}: {SUMS_FILE} missing; not a bundle written by `msmonai export-bundle`")
+        listed = _read_sums(sums_file, path)
+        present = _regular_files(root, path)
+        present.remove(SUMS_FILE)
+        for rel in sorted(listed.keys() | present):
+            if rel not in present:
+                raise UserError(f"{path}: {rel} is listed in {SUMS_FILE} but missing")
+            if rel not in listed:
+                raise UserError(f"{path}: {rel} is not listed in {SUMS_FILE} (extra file)")
+            if _sha256(root / rel) != listed[rel]:
+                raise UserError(f"{path}: {rel} does not match its SHA-256 in {SUMS_FILE} (tampered or corrupted)")
+        for required in (METADATA_FILE, SCHEMA_FILE, MODEL_FILE):
+            if required not in present:
+                raise UserError(f"{path}: {required} missing from the bundle")
+        _verify_metadata(root / METADATA_FILE, root / SCHEMA_FILE)
+        load_checkpoint(root / MODEL_FILE)
+    return sorted(present)
+
+
+def _shared_files(bundle: Path) -> list[str]:
+    """Bundle-relative POSIX paths of everything that is shared (``configs/``, ``docs/``, fixed files, models)."""
+    rels = [
+        p.relative_to(bundle).as_posix()
+        for d in SHARED_DIRS
+        for p in sorted((bundle / d).rglob("*"))
+        if p.is_file()
+    ]
+    rels += [name for name in SHARED_FILES if (bundle / name).is_file()]
+    return rels + [MODEL_FILE, TORCHSCRIPT_FILE]
+
+
+def _export_torchscript(bundle: Path, spatial_size: Sequence[int] | None) -> None:
+    """``models/model.ts``: TorchScript of ``network_def`` with the weights of ``models/model.pt``, written atomically."""
+    from monai.bundle import ckpt_export
+
+    overrides = {"bundle_root": str(bundle), "pretrained": False}  # "pretrained" is read by the 2D bundle only
+    if spatial_size is not None:
+        overrides["spatial_size"] = list(spatial_size)
+    with atomic_path(bundle / TORCHSCRIPT_FILE) as tmp:
+        try:
+            ckpt_export(
+                net_id="network_def",
+                filepath=str(tmp),
+                ckpt_file=str(bundle / MODEL_FILE),
+                meta_file=str(bundle / METADATA_FILE),
+                config_file=str(bundle / "configs" / "train.json"),
+                **overrides,
+            )
+        except RuntimeError as err:  # state_dict keys/shapes disagree with network_def
+            reason = " ".join(str(err).split())[:300]
+            raise UserError(f"{bundle / MODEL_FILE}: does not fit the bundle's network_def "
+                            f"(trained with another spatial_size?): {reason}") from err
+
+
+def _verify_metadata(metadata: Path, schema: Path) -> None:
+    """``monai.bundle.verify_metadata`` against a local schema file (no download), as a one-line UserError."""
+    from monai.bundle import verify_metadata
+
+    try:  # the schema's own hash is given so MONAI accepts the local copy without a download warning
+        verify_metadata(meta_file=str(metadata), filepath=str(schema), hash_val=_sha256(schema), hash_type="sha256")
+    except ValueError as err:
+        raise UserError(f"{metadata}: invalid bundle metadata: {' '.join(str(err).split())}") from err
+
+
+@contextlib.contextmanager
+def _bundle_folder(path: Path) -> Iterator[Path]:
+    """The folder holding the bundle's files: ``path`` itself, or a safe extraction of the zip ``path``."""
+    if path.is_dir():
+        yield path
+    elif zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf, tempfile.TemporaryDirectory(prefix="msmonai-verify-") as tmp:
+            folder, members = _safe_members(path, zf)
+            zf.extractall(tmp, members=members)
+            yield Path(tmp, folder)
+    else:
+        raise UserError(f"{path}: neither a bundle folder nor a zip file")
+
+
+def _safe_members(zip_path: Path, zf: zipfile.ZipFile) -> tuple[str, list[zipfile.ZipInfo]]:
+    """The zip's single top folder and its file members; refuses absolute, ``..`` and duplicated names."""
+    members = [m for m in zf.infolist() if not m.is_dir()]
+    seen: set[str] = set()
+    for member in members:
+        name = member.filename
+        parts = PurePosixPath(name).parts
+        if name.startswith("/") or "\\" in name or ".." in parts or ":" in parts[0]:
+            raise UserError(f"{zip_path}: refused, unsafe member name {name!r} (absolute or '..')")
+        if name in seen:
+            raise UserError(f"{zip_path}: refused, member {name!r} appears twice")
+        seen.add(name)
+    tops = {PurePosixPath(name).parts[0] for name in seen}
+    if len(tops) != 1 or any(len(PurePosixPath(name).parts) < 2 for name in seen):
+        raise UserError(f"{zip_path}: must hold exactly one bundle folder, found {sorted(tops)}")
+    return tops.pop(), members
+
+
+def _regular_files(root: Path, shown: Path) -> set[str]:
+    """Root-relative POSIX paths of all files under ``root``; a symbolic link is refused (named via ``shown``)."""
+    found = set()
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in dirnames + filenames:
+            entry = Path(dirpath, name)
+            rel = entry.relative_to(root).as_posix()
+            if entry.is_symlink():
+                raise UserError(f"{shown}: refused, {rel} is a symbolic link")
+            if name in filenames:
+                found.add(rel)
+    return found
+
+
+def _read_sums(sums_file: Path, shown: Path) -> dict[str, str]:
+    """``{path: sha256}`` from a ``sha256sum``-format file; malformed or repeated lines are refused."""
+    listed: dict[str, str] = {}
+    for number, line in enumerate(sums_file.read_text(encoding="utf-8").splitlines(), start=1):
+        match = _SUMS_LINE.match(line)
+        if match is None or match.group(2) in listed:
+            raise UserError(f"{shown}: {SUMS_FILE} line {number} is malformed or repeated: {line[:120]!r}")
+        listed[match.group(2)] = match.group(1)
+    return listed
+
+
+def _sha256(file: Path) -> str:
+    with open(file, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()
+
+
+def _zip_info(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+    info.compress_type = zipfile.ZIP_DEFLATED
+    info.external_attr = 0o644 << 16
+    return info
+
