@@ -1,5 +1,106 @@
-"""Subcommands of this package."""
+"""Subcommands of this package: ``manifest`` and ``demo-data``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
 
 
 def register(subparsers) -> None:
     """Add this package's subcommands to the ``msmonai`` parser."""
+    p = subparsers.add_parser(
+        "manifest",
+        help="compile DICOM studies + clinical visits CSV into a MONAI datalist of labelled visit sequences",
+        description=(
+            "Link each clinical visit to its DICOM study (study_uid, else PatientID + StudyDate within a tolerance), "
+            "build one observation per visit with a following visit one horizon later (label: status there, else the "
+            "EDSS-worsening rule), assign patient-grouped label-stratified folds, and write FILE.json (MONAI datalist, "
+            "pseudonymous patients) plus FILE.exclusions.csv (everything left out, with its reason). "
+            "Formats: data_manifests/README.md."
+        ),
+    )
+    p.add_argument("--dicom", required=True, type=Path, metavar="ROOT", help="DICOM archive folder (scanned recursively)")
+    p.add_argument("--clinical", required=True, type=Path, metavar="CSV", help="clinical visits table")
+    p.add_argument("--out", required=True, type=Path, metavar="FILE.json", help="manifest to write")
+    p.add_argument("--folds", type=int, default=5, help="number of cross-validation folds (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the fold assignment (default 0)")
+    p.add_argument("--tolerance-days", type=int, default=60, help="visit/study date linking and horizon tolerance (default 60)")
+    p.add_argument("--horizon-days", type=int, default=365, help="distance of the labelling visit (default 365)")
+    p.add_argument("--max-visits", type=int, default=5, help="most recent visits per observation (default 5)")
+    p.add_argument(
+        "--secret-file",
+        type=Path,
+        help="site secret for the pseudonyms (created with mode 0600 if missing; $MSMONAI_SITE_SECRET overrides it); "
+        "default <out dir>/site_secret.key; the pseudonym map is written next to it as pseudonyms.csv",
+    )
+    p.add_argument("--strict", action="store_true", help="exit non-zero, without writing the manifest, if anything is excluded")
+    p.add_argument(
+        "--filter-negatives",
+        type=int,
+        metavar="MAX_PER_PATIENT",
+        help="the paper's filtering of excess negatives (off by default): keep at most this many label-0 observations "
+        "per patient (the most recent) among the non-testing observations; the rest are listed as exclusions",
+    )
+    p.add_argument("--test-fold", type=int, metavar="K", help="move fold K's observations into the 'testing' list")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_manifest)
+
+    p = subparsers.add_parser(
+        "demo-data",
+        help="write the synthetic demo cohort (DICOM + clinical.csv); synthetic, never for clinical claims",
+        description=(
+            "Generate a deterministic synthetic cohort: per patient 2-5 annual MR studies (T1, T2, localizer) of a head "
+            "phantom whose T1-hypointense lesions and EDSS subscores evolve, activity preceded by new lesions; "
+            "DIR/dicom/, DIR/clinical.csv and DIR/README.txt."
+        ),
+    )
+    p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (DIR/dicom must not exist yet)")
+    p.add_argument("--patients", type=int, default=28, help="number of patients (default 28, as in the paper)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.set_defaults(func=_demo_data)
+
+
+def _manifest(args: argparse.Namespace) -> int:
+    from msmonai.data.clinical import load_clinical_visits
+    from msmonai.data.exclusions import exclusions_path, write_exclusions
+    from msmonai.data.manifest import ManifestOptions, compile_manifest, summarise, update_pseudonym_map
+    from msmonai.data.pseudonym import load_or_create_secret
+    from msmonai.errors import UserError
+    from msmonai.fileio import write_json
+    from msmonai.io import scan_dicom
+
+    if not args.dicom.is_dir():
+        raise UserError(f"{args.dicom}: not a folder (--dicom)")
+    secret_file = args.secret_file or args.out.parent / "site_secret.key"
+    secret = load_or_create_secret(secret_file)
+    visits, clinical_exclusions = load_clinical_visits(args.clinical)
+    scan = scan_dicom(args.dicom, progress=not args.quiet)
+    options = ManifestOptions(
+        folds=args.folds,
+        seed=args.seed,
+        tolerance_days=args.tolerance_days,
+        horizon_days=args.horizon_days,
+        max_visits=args.max_visits,
+        filter_negatives=args.filter_negatives,
+        test_fold=args.test_fold,
+    )
+    manifest = compile_manifest(scan, visits, clinical_exclusions, args.out.parent, secret, options)
+    excluded = write_exclusions(exclusions_path(args.out), manifest.exclusions, manifest.keys.__getitem__)
+    update_pseudonym_map(secret_file.parent / "pseudonyms.csv", manifest.keys)
+    if args.strict and manifest.exclusions:
+        raise UserError(f"--strict: {len(manifest.exclusions)} exclusion(s), manifest not written; reasons in {excluded}")
+    if not manifest.datalist["training"] and not manifest.datalist.get("testing"):
+        raise UserError(f"no observation could be built, manifest not written; reasons in {excluded}")
+    write_json(args.out, manifest.datalist)
+    print(summarise(manifest))
+    print(f"wrote {args.out} and {excluded}")
+    return 0
+
+
+def _demo_data(args: argparse.Namespace) -> int:
+    from msmonai.demo.cohort import write_demo_cohort
+
+    summary = write_demo_cohort(args.out, n_patients=args.patients, seed=args.seed)
+    print(summary, file=sys.stdout)
+    return 0
