@@ -1,0 +1,196 @@
+"""PretrainedResNet2D (paper 3.2): 3D-to-2D slice embedding + ImageNet ResNet18 + the shared visit-sequence classifier.
+
+The ImageNet weights are torchvision's ``resnet18-f37072fd.pth``, given as a file; nothing is ever
+downloaded. MONAI's 2D ResNet18 with a 7x7 stride-2 stem, max-pooling and bias-free downsampling has
+exactly torchvision's parameter names and shapes, so torchvision itself is not needed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+from typing import Mapping, Sequence
+
+import torch
+from monai.networks.nets import resnet18
+from torch import nn
+
+from msmonai.errors import UserError
+from msmonai.networks.sequence_head import VisitSequenceNetwork
+from msmonai.transforms.presets import DEFAULT_SPATIAL_SIZE
+
+logger = logging.getLogger(__name__)
+
+RESNET18_WEIGHTS_URL = "https://download.pytorch.org/models/resnet18-f37072fd.pth"
+# torchvision checks only the 8-hex prefix in the file name; the full digest (and size, 46,830,571 bytes)
+# is the one independently recorded by several public projects that pin this file.
+RESNET18_WEIGHTS_SHA256 = "f37072fd47e89c5e827621c5baffa7500819f7896bbacec160b1a16c560e07ec"
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+BACKBONE_FEATURES = 512
+
+
+def resnet18_backbone() -> nn.Module:
+    """MONAI 2D ResNet18 laid out like torchvision's, without the classifier: ``[N, 3, H, W]`` -> ``[N, 512]``."""
+    return resnet18(
+        spatial_dims=2,
+        n_input_channels=3,
+        conv1_t_size=7,
+        conv1_t_stride=2,
+        feed_forward=False,
+        bias_downsample=False,
+    )
+
+
+def load_torchvision_resnet18_weights(backbone: nn.Module, path: str | os.PathLike) -> None:
+    """Load a torchvision ResNet18 state dict file into ``backbone`` (from :func:`resnet18_backbone`).
+
+    The classifier (``fc.*``) is dropped; every other key must match in name and shape
+    (``num_batches_tracked`` may be absent, as in older torchvision files).
+
+    Raises:
+        UserError: the file is missing, unreadable, or not a ResNet18 state dict (names the offending keys).
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise UserError(
+            f"{path}: ImageNet ResNet18 weights not found; download {RESNET18_WEIGHTS_URL} "
+            f"(SHA-256 {RESNET18_WEIGHTS_SHA256}) to this path, or set pretrained=False"
+        )
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except (RuntimeError, OSError, EOFError, ValueError, pickle.UnpicklingError) as err:
+        raise UserError(
+            f"{path}: not a readable PyTorch weights file (truncated, corrupted or another format); "
+            f"download {RESNET18_WEIGHTS_URL} again and check its SHA-256 {RESNET18_WEIGHTS_SHA256}"
+        ) from err
+    if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise UserError(f"{path}: expected a state dict of parameter name -> tensor, got {type(state).__name__}")
+    state = {key: value for key, value in state.items() if not key.startswith("fc.")}
+    expected = backbone.state_dict()
+    problems = {
+        "missing": sorted(k for k in expected.keys() - state.keys() if not k.endswith("num_batches_tracked")),
+        "unexpected": sorted(state.keys() - expected.keys()),
+        "wrong shape": sorted(k for k in state.keys() & expected.keys() if state[k].shape != expected[k].shape),
+    }
+    found = [f"{kind} keys {_preview(keys)}" for kind, keys in problems.items() if keys]
+    if found:
+        raise UserError(f"{path}: not torchvision ResNet18 weights: {'; '.join(found)}")
+    backbone.load_state_dict(state, strict=False)
+    logger.info("PretrainedResNet2D: loaded ImageNet ResNet18 weights from %s", path)
+
+
+def _preview(keys: list[str], limit: int = 5) -> str:
+    """First ``limit`` keys of a list, with the count of the rest."""
+    shown = ", ".join(keys[:limit])
+    return f"{shown} (+{len(keys) - limit} more)" if len(keys) > limit else shown
+
+
+class SliceEmbedding(nn.Module):
+    """``[N, 1, D, H, W]`` -> ``[N, 3, H, W]``: the D slices become channels, then a learned 1x1 conv D -> 3.
+
+    ImageNet normalisation is this layer's job, since it is affine like the 1x1 conv: the conv is initialised
+    to the torchvision preprocessing of a grey image, i.e. channel c = ((mean over slices - lo) / (hi - lo)
+    - IMAGENET_MEAN[c]) / IMAGENET_STD[c] for inputs in ``intensity_range`` = (lo, hi), and then trained.
+
+    Args:
+        depth: D, number of slices.
+        intensity_range: (lo, hi) of the input intensities; the preprocessing preset scales scans to (0, 255).
+    """
+
+    def __init__(self, depth: int, intensity_range: Sequence[float] = (0.0, 255.0)) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(depth, 3, kernel_size=1)
+        low, high = (float(v) for v in intensity_range)
+        std = torch.tensor(IMAGENET_STD)
+        with torch.no_grad():
+            self.conv.weight.copy_((1.0 / (depth * (high - low) * std)).view(3, 1, 1, 1).expand(3, depth, 1, 1))
+            self.conv.bias.copy_(-(low / (high - low) + torch.tensor(IMAGENET_MEAN)) / std)
+
+    def forward(self, volumes: torch.Tensor) -> torch.Tensor:
+        return self.conv(torch.flatten(volumes, 1, 2))
+
+
+class PretrainedResNet2DEncoder(nn.Module):
+    """``[N, 1, D, H, W]`` -> ``[N, 512]``: :class:`SliceEmbedding` then the ResNet18 backbone.
+
+    With ``freeze_backbone`` the backbone's parameters do not train and it stays in eval mode (batch-norm
+    statistics frozen) whatever ``train()`` is called with.
+    """
+
+    def __init__(self, depth: int, intensity_range: Sequence[float] = (0.0, 255.0), freeze_backbone: bool = False):
+        super().__init__()
+        self.embedding = SliceEmbedding(depth, intensity_range)
+        self.backbone = resnet18_backbone()
+        self.freeze_backbone = freeze_backbone
+        if freeze_backbone:
+            self.backbone.requires_grad_(False)
+            self.backbone.eval()
+
+    def train(self, mode: bool = True) -> "PretrainedResNet2DEncoder":
+        super().train(mode)
+        if self.freeze_backbone:
+            self.backbone.eval()
+        return self
+
+    def forward(self, volumes: torch.Tensor) -> torch.Tensor:
+        return self.backbone(self.embedding(volumes))
+
+
+class PretrainedResNet2D(VisitSequenceNetwork):
+    """Slice embedding + ImageNet ResNet18 per visit + tanh RNN over visits.
+
+    ``forward(image [B, T, 1, D, H, W], edss [B, T, edss_dim], lengths [B]) -> logits [B, num_classes]``;
+    ``encode``, ``classify`` and ``feature_dim`` (= 512) as in :class:`VisitSequenceNetwork`.
+
+    Args:
+        spatial_size: (D, H, W) of one visit's volume; D is the embedding's number of input channels.
+        edss_dim, num_classes, rnn_hidden, dropout: the shared head, see ``VisitSequenceClassifier``.
+        pretrained: load ImageNet weights from ``pretrained_weights``; False (logged) starts from random weights.
+        pretrained_weights: path of torchvision's ``resnet18-f37072fd.pth`` (see ``RESNET18_WEIGHTS_URL``).
+        freeze_backbone: train only the embedding and the head.
+        intensity_range: input intensity range the embedding is initialised for, see :class:`SliceEmbedding`.
+
+    Raises:
+        UserError: ``pretrained`` without a usable ``pretrained_weights`` file.
+    """
+
+    def __init__(
+        self,
+        spatial_size: Sequence[int] = DEFAULT_SPATIAL_SIZE,
+        edss_dim: int = 8,
+        num_classes: int = 2,
+        rnn_hidden: int = 64,
+        dropout: float = 0.2,
+        pretrained: bool = True,
+        pretrained_weights: str | None = None,
+        freeze_backbone: bool = False,
+        intensity_range: Sequence[float] = (0.0, 255.0),
+    ) -> None:
+        encoder = PretrainedResNet2DEncoder(int(spatial_size[0]), intensity_range, freeze_backbone)
+        if pretrained:
+            if pretrained_weights is None:
+                raise UserError(
+                    "PretrainedResNet2D: pretrained=True needs pretrained_weights, the path of torchvision's "
+                    f"resnet18-f37072fd.pth (download {RESNET18_WEIGHTS_URL}), or set pretrained=False"
+                )
+            load_torchvision_resnet18_weights(encoder.backbone, pretrained_weights)
+        else:
+            logger.info("PretrainedResNet2D: pretrained=False, the ResNet18 backbone starts from random weights")
+        super().__init__(encoder, BACKBONE_FEATURES, spatial_size, edss_dim, num_classes, rnn_hidden, dropout)
+
+    def parameter_groups(self, lr: float, backbone_lr_scale: float = 0.1) -> list[dict]:
+        """Optimizer parameter groups: trainable backbone parameters at ``lr * backbone_lr_scale``, the rest at ``lr``.
+
+        A frozen backbone contributes no group.
+        """
+        backbone: list[nn.Parameter] = []
+        rest: list[nn.Parameter] = []
+        for name, parameter in self.named_parameters():
+            if parameter.requires_grad:
+                (backbone if name.startswith("encoder.backbone.") else rest).append(parameter)
+        groups = [{"params": rest, "lr": lr}]
+        if backbone:
+            groups.append({"params": backbone, "lr": lr * backbone_lr_scale})
+        return groups

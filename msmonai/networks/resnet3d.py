@@ -1,0 +1,92 @@
+"""ResNet3D (paper 3.1): a fully trainable 3D residual encoder + the shared visit-sequence classifier."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from monai.networks.layers.factories import Act, Conv, Pool
+from monai.networks.layers.utils import get_norm_layer
+from torch import nn
+
+from msmonai.networks.blocks import ResidualBlock3D
+from msmonai.networks.sequence_head import VisitSequenceNetwork
+from msmonai.transforms.presets import DEFAULT_SPATIAL_SIZE
+
+
+class ResNet3DEncoder(nn.Module):
+    """``[N, 1, D, H, W]`` -> ``[N, channels[-1]]``.
+
+    Stem: conv 7x7x7 stride (1, 2, 2), norm, ReLU, max-pool 3x3x3 stride (1, 2, 2); then one stage per entry
+    of ``channels``: a ``ResidualBlock3D(prev, c, stride)`` followed by ``blocks - 1`` blocks ``(c, c, 1)``;
+    global average pooling; flatten. The slice axis D is never strided, so the in-plane size shrinks by
+    ``4 * prod(strides)`` (32 with the defaults: 128x128 -> 4x4) while all D slices are kept.
+    Convolutions use He (fan-out) initialisation as in torchvision/MONAI ResNets.
+
+    Args:
+        channels: output width of each stage; the stem has ``channels[0]``.
+        strides: in-plane stride of each stage's first block.
+        blocks_per_stage: number of ``ResidualBlock3D`` per stage.
+        norm: MONAI normalisation spec used after every convolution.
+    """
+
+    def __init__(
+        self,
+        channels: Sequence[int] = (32, 64, 128, 256),
+        strides: Sequence[int] = (1, 2, 2, 2),
+        blocks_per_stage: Sequence[int] = (2, 2, 2, 2),
+        norm: str | tuple = "batch",
+    ) -> None:
+        super().__init__()
+        if not len(channels) == len(strides) == len(blocks_per_stage):
+            raise ValueError(
+                f"channels, strides, blocks_per_stage differ in length: {channels}, {strides}, {blocks_per_stage}"
+            )
+        self.stem = nn.Sequential(
+            Conv[Conv.CONV, 3](1, channels[0], kernel_size=7, stride=(1, 2, 2), padding=3, bias=False),
+            get_norm_layer(name=norm, spatial_dims=3, channels=channels[0]),
+            Act[Act.RELU](inplace=True),
+            Pool[Pool.MAX, 3](kernel_size=3, stride=(1, 2, 2), padding=1),
+        )
+        blocks = []
+        previous = channels[0]
+        for width, stride, depth in zip(channels, strides, blocks_per_stage):
+            blocks.append(ResidualBlock3D(previous, width, stride, norm))
+            blocks += [ResidualBlock3D(width, width, 1, norm) for _ in range(depth - 1)]
+            previous = width
+        self.blocks = nn.Sequential(*blocks)
+        self.pool = Pool[Pool.ADAPTIVEAVG, 3](1)
+        for module in self.modules():
+            if isinstance(module, nn.Conv3d):
+                nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
+
+    def forward(self, volumes: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(self.pool(self.blocks(self.stem(volumes))), 1)
+
+
+class ResNet3D(VisitSequenceNetwork):
+    """ResNet3D encoder per visit + tanh RNN over visits.
+
+    ``forward(image [B, T, 1, D, H, W], edss [B, T, edss_dim], lengths [B]) -> logits [B, num_classes]``;
+    ``encode``, ``classify`` and ``feature_dim`` (= ``channels[-1]``) as in :class:`VisitSequenceNetwork`.
+
+    Args:
+        spatial_size: (D, H, W) of one visit's volume.
+        edss_dim, num_classes, rnn_hidden, dropout: the shared head, see ``VisitSequenceClassifier``.
+        channels, strides, blocks_per_stage, norm: the encoder, see :class:`ResNet3DEncoder`.
+    """
+
+    def __init__(
+        self,
+        spatial_size: Sequence[int] = DEFAULT_SPATIAL_SIZE,
+        edss_dim: int = 8,
+        num_classes: int = 2,
+        rnn_hidden: int = 64,
+        dropout: float = 0.2,
+        channels: Sequence[int] = (32, 64, 128, 256),
+        strides: Sequence[int] = (1, 2, 2, 2),
+        blocks_per_stage: Sequence[int] = (2, 2, 2, 2),
+        norm: str | tuple = "batch",
+    ) -> None:
+        encoder = ResNet3DEncoder(channels, strides, blocks_per_stage, norm)
+        super().__init__(encoder, channels[-1], spatial_size, edss_dim, num_classes, rnn_hidden, dropout)

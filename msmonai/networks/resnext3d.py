@@ -1,0 +1,99 @@
+"""ResNeXt3D (paper 3.3): a self-normalising 3D ResNeXt encoder + the shared visit-sequence classifier."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from monai.networks.layers.factories import Act, Conv, Pool
+from torch import nn
+
+from msmonai.networks.blocks import ResNeXtBlock3D, init_lecun_normal
+from msmonai.networks.sequence_head import VisitSequenceNetwork
+from msmonai.transforms.presets import DEFAULT_SPATIAL_SIZE
+
+
+def standardize_per_volume(volumes: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """``[N, C, D, H, W]`` -> same shape with each volume at zero mean and unit (biased) variance."""
+    dims = [1, 2, 3, 4]
+    mean = volumes.mean(dim=dims, keepdim=True)
+    var = volumes.var(dim=dims, unbiased=False, keepdim=True)
+    return (volumes - mean) / torch.sqrt(var + eps)
+
+
+class ResNeXt3DEncoder(nn.Module):
+    """``[N, 1, D, H, W]`` -> ``[N, channels[-1]]``, following the self-normalising network rules.
+
+    Each volume is standardised to zero mean / unit variance, then: stem conv 7x7x7 stride (1, 2, 2) + SELU;
+    per stage, ``blocks`` ``ResNeXtBlock3D`` (the stages after the first start with a conv 3x3x3 stride
+    (1, 2, 2) + SELU that changes the width); global average pooling; flatten. No normalisation layers and no
+    max-pooling (it would shift the zero-mean activations); every conv/linear weight ~ N(0, 1/fan_in).
+
+    Args:
+        channels: width of each stage; the stem has ``channels[0]``.
+        blocks_per_stage: number of ``ResNeXtBlock3D`` per stage (depth).
+        branches: b, parallel branches of every block.
+        mid_channels: C_mid of each stage's blocks.
+        se_reduction: squeeze-and-excitation reduction ratio.
+    """
+
+    def __init__(
+        self,
+        channels: Sequence[int] = (32, 64, 128, 256),
+        blocks_per_stage: Sequence[int] = (2, 2, 2, 2),
+        branches: int = 8,
+        mid_channels: Sequence[int] = (4, 8, 16, 32),
+        se_reduction: int = 4,
+    ) -> None:
+        super().__init__()
+        if not len(channels) == len(blocks_per_stage) == len(mid_channels):
+            raise ValueError(
+                "channels, blocks_per_stage, mid_channels differ in length: "
+                f"{channels}, {blocks_per_stage}, {mid_channels}"
+            )
+        conv = Conv[Conv.CONV, 3]
+        self.stem = nn.Sequential(conv(1, channels[0], kernel_size=7, stride=(1, 2, 2), padding=3), Act[Act.SELU]())
+        layers: list[nn.Module] = []
+        previous = channels[0]
+        for stage, (width, depth, mid) in enumerate(zip(channels, blocks_per_stage, mid_channels)):
+            if stage > 0:
+                layers += [conv(previous, width, kernel_size=3, stride=(1, 2, 2), padding=1), Act[Act.SELU]()]
+            layers += [ResNeXtBlock3D(width, mid, branches, se_reduction) for _ in range(depth)]
+            previous = width
+        self.stages = nn.Sequential(*layers)
+        self.pool = Pool[Pool.ADAPTIVEAVG, 3](1)
+        self.apply(init_lecun_normal)
+
+    def forward(self, volumes: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(self.pool(self.stages(self.stem(standardize_per_volume(volumes)))), 1)
+
+
+class ResNeXt3D(VisitSequenceNetwork):
+    """Self-normalising ResNeXt3D encoder per visit + tanh RNN over visits, with ``AlphaDropout`` in the head.
+
+    ``forward(image [B, T, 1, D, H, W], edss [B, T, edss_dim], lengths [B]) -> logits [B, num_classes]``;
+    ``encode``, ``classify`` and ``feature_dim`` (= ``channels[-1]``) as in :class:`VisitSequenceNetwork`.
+
+    Args:
+        spatial_size: (D, H, W) of one visit's volume.
+        edss_dim, num_classes, rnn_hidden, dropout: the shared head (alpha dropout), see ``VisitSequenceClassifier``.
+        channels, blocks_per_stage, branches, mid_channels, se_reduction: see :class:`ResNeXt3DEncoder`.
+    """
+
+    def __init__(
+        self,
+        spatial_size: Sequence[int] = DEFAULT_SPATIAL_SIZE,
+        edss_dim: int = 8,
+        num_classes: int = 2,
+        rnn_hidden: int = 64,
+        dropout: float = 0.2,
+        channels: Sequence[int] = (32, 64, 128, 256),
+        blocks_per_stage: Sequence[int] = (2, 2, 2, 2),
+        branches: int = 8,
+        mid_channels: Sequence[int] = (4, 8, 16, 32),
+        se_reduction: int = 4,
+    ) -> None:
+        encoder = ResNeXt3DEncoder(channels, blocks_per_stage, branches, mid_channels, se_reduction)
+        super().__init__(
+            encoder, channels[-1], spatial_size, edss_dim, num_classes, rnn_hidden, dropout, alpha_dropout=True
+        )

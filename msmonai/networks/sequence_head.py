@@ -1,0 +1,131 @@
+"""The visit-sequence classifier shared by all three networks, and the base class that pairs it with an encoder.
+
+Paper section 3: each visit's image feature vector is concatenated with that visit's EDSS subscores and
+fed to a plain ``nn.RNN`` (tanh) over the visits; a linear layer on the state at the last real visit gives
+the two logits (no activity / activity within a year). The dropout before that layer is what Monte-Carlo
+dropout samples at inference.
+"""
+
+from __future__ import annotations
+
+from typing import List, Sequence
+
+import torch
+from torch import nn
+
+from msmonai.transforms.presets import DEFAULT_SPATIAL_SIZE
+
+
+def real_visit_mask(lengths: torch.Tensor, batch: int, max_visits: int) -> torch.Tensor:
+    """``[B]`` int sequence lengths, each in ``[1, T]`` -> ``[B, T]`` bool, True for visits ``t < lengths[b]``."""
+    if lengths.dim() != 1 or lengths.shape[0] != batch:
+        raise ValueError(f"lengths must have shape [{batch}], got {lengths.shape}")
+    if bool((lengths < 1).any()) or bool((lengths > max_visits).any()):
+        raise ValueError(f"lengths must lie in [1, {max_visits}], got {lengths}")
+    return torch.arange(max_visits, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
+
+
+class VisitSequenceClassifier(nn.Module):
+    """Per-visit features + EDSS -> tanh RNN over visits -> dropout -> linear, read at the last real visit.
+
+    Padded visits (index ``>= lengths[b]``) are replaced by zeros before the RNN and the output is read at
+    ``lengths[b] - 1``; since the RNN is causal, their content (even NaN) never reaches the logits or the
+    gradients.
+
+    Args:
+        feature_dim: F, size of one visit's image feature vector.
+        edss_dim: E, number of EDSS subscores per visit.
+        num_classes: number of logits.
+        rnn_hidden: hidden size of the RNN.
+        dropout: drop probability before the linear layer.
+        alpha_dropout: use ``nn.AlphaDropout`` (self-normalising networks) instead of ``nn.Dropout``.
+    """
+
+    def __init__(
+        self,
+        feature_dim: int,
+        edss_dim: int = 8,
+        num_classes: int = 2,
+        rnn_hidden: int = 64,
+        dropout: float = 0.2,
+        alpha_dropout: bool = False,
+    ) -> None:
+        super().__init__()
+        self.rnn = nn.RNN(feature_dim + edss_dim, rnn_hidden, nonlinearity="tanh", batch_first=True)
+        self.dropout = nn.AlphaDropout(dropout) if alpha_dropout else nn.Dropout(dropout)
+        self.fc = nn.Linear(rnn_hidden, num_classes)
+
+    def forward(self, features: torch.Tensor, edss: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``features [B, T, F]``, ``edss [B, T, E]``, ``lengths [B]`` int64 in ``[1, T]`` -> logits ``[B, C]``."""
+        batch, max_visits = features.shape[0], features.shape[1]
+        lengths = lengths.to(features.device)
+        real = real_visit_mask(lengths, batch, max_visits).unsqueeze(2)
+        inputs = torch.cat([features, edss], dim=2)
+        inputs = torch.where(real, inputs, torch.zeros_like(inputs))
+        states, _ = self.rnn(inputs)  # [B, T, H]
+        last_states = states[torch.arange(batch, device=states.device), lengths - 1]  # [B, H]
+        return self.fc(self.dropout(last_states))
+
+
+class VisitSequenceNetwork(nn.Module):
+    """Base of the three networks: a per-visit image encoder followed by :class:`VisitSequenceClassifier`.
+
+    This is the one place where a batch of visit sequences is flattened into volumes for the encoder: only
+    the real visits are encoded (padding costs no compute and never enters batch-norm statistics).
+
+    Args:
+        encoder: maps volumes ``[N, 1, D, H, W]`` to features ``[N, feature_dim]``.
+        feature_dim: F, the encoder's output size.
+        spatial_size: (D, H, W) the network is built for; inputs of another size are rejected.
+        edss_dim, num_classes, rnn_hidden, dropout, alpha_dropout: see :class:`VisitSequenceClassifier`.
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        feature_dim: int,
+        spatial_size: Sequence[int] = DEFAULT_SPATIAL_SIZE,
+        edss_dim: int = 8,
+        num_classes: int = 2,
+        rnn_hidden: int = 64,
+        dropout: float = 0.2,
+        alpha_dropout: bool = False,
+    ) -> None:
+        super().__init__()
+        if len(spatial_size) != 3:
+            raise ValueError(f"spatial_size must be (D, H, W), got {spatial_size}")
+        self.spatial_size: List[int] = [int(s) for s in spatial_size]
+        self.edss_dim = edss_dim
+        self.feature_dim = feature_dim
+        self.encoder = encoder
+        self.head = VisitSequenceClassifier(feature_dim, edss_dim, num_classes, rnn_hidden, dropout, alpha_dropout)
+
+    @torch.jit.export
+    def encode(self, volumes: torch.Tensor) -> torch.Tensor:
+        """The per-visit image encoder alone: ``[N, 1, D, H, W]`` -> ``[N, F]``."""
+        if volumes.dim() != 5 or volumes.shape[1] != 1 or list(volumes.shape[2:]) != self.spatial_size:
+            raise ValueError(f"volumes must have shape [N, 1, {self.spatial_size}], got {volumes.shape}")
+        return self.encoder(volumes)
+
+    @torch.jit.export
+    def classify(self, features: torch.Tensor, edss: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """The head alone: ``features [B, T, F]``, ``edss [B, T, E]``, ``lengths [B]`` -> logits ``[B, C]``."""
+        if features.shape[2] != self.feature_dim or edss.shape[2] != self.edss_dim:
+            raise ValueError(
+                f"features/edss must end in {self.feature_dim}/{self.edss_dim}, got {features.shape}/{edss.shape}"
+            )
+        if features.shape[:2] != edss.shape[:2]:
+            raise ValueError(f"features {features.shape} and edss {edss.shape} disagree on [B, T]")
+        return self.head(features, edss, lengths)
+
+    def forward(self, image: torch.Tensor, edss: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``image [B, T, 1, D, H, W]``, ``edss [B, T, E]``, ``lengths [B]`` int64 -> logits ``[B, C]``."""
+        if image.dim() != 6:
+            raise ValueError(f"image must have shape [B, T, 1, D, H, W], got {image.shape}")
+        batch, max_visits = image.shape[0], image.shape[1]
+        lengths = lengths.to(image.device)
+        real = real_visit_mask(lengths, batch, max_visits)  # [B, T]
+        encoded = self.encode(image[real])  # [N_real, F]
+        features = encoded.new_zeros((batch, max_visits, encoded.shape[1]))
+        features[real] = encoded
+        return self.classify(features, edss, lengths)
