@@ -65,10 +65,10 @@ class LastCheckpoint:
 
     def save(self, engine: Engine) -> None:
         """Write the checkpoint of the epoch that just completed."""
-        if torch.distributed.is_available() and torch.distributed.is_initialized() and torch.distributed.get_rank():
+        if _rank():
             return
         state = {name: _unwrap(obj).state_dict() for name, obj in self.save_dict.items()}
-        state["trainer"] = engine.state_dict()
+        state["trainer"] = {"epoch": engine.state.epoch, "iteration": engine.state.iteration}
         if self.validator is not None:
             state["best"] = {"metric": float(self.validator.state.best_metric),
                              "epoch": int(self.validator.state.best_metric_epoch)}
@@ -116,6 +116,35 @@ def loss_value(output: dict) -> float:
 def predicted_and_true(output: dict) -> tuple[torch.Tensor, torch.Tensor]:
     """Output transform for ignite's binary metrics: (argmax of ``pred`` ``[B, 2]``, ``label`` ``[B]``)."""
     return output["pred"].argmax(dim=1), output["label"]
+
+
+class BestCheckpoint:
+    """Saves the network's ``state_dict`` atomically to ``path`` whenever the validator's key metric improves.
+
+    Attach to the validator. It follows the validator's ``best_metric_epoch`` (which :class:`LastCheckpoint`
+    restores on resume), so a resumed run keeps the same best model as an uninterrupted one. The file is a plain
+    state_dict, as MONAI's ``ckpt_export`` and ``CheckpointLoader`` expect. Only rank 0 writes.
+    """
+
+    def __init__(self, path: str, network: torch.nn.Module) -> None:
+        self.path = Path(path)
+        self.network = network
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.EPOCH_COMPLETED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        if engine.state.best_metric_epoch != engine.state.epoch or _rank():
+            return
+        with atomic_path(self.path) as tmp:
+            torch.save(_unwrap(self.network).state_dict(), tmp)
+        logger.info("best %s %.4f at epoch %d: saved %s", engine.state.key_metric_name, engine.state.best_metric,
+                    engine.state.epoch, self.path)
+
+
+def _rank() -> int:
+    dist = torch.distributed
+    return dist.get_rank() if dist.is_available() and dist.is_initialized() else 0
 
 
 def _unwrap(obj):

@@ -1,0 +1,106 @@
+"""Each bundle's train, evaluate and inference workflows, run as users run them (``python -m monai.bundle run``)."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, fbeta_score, precision_score, recall_score
+
+from msmonai.bundle_tools.runner import run_bundle
+from tests.bundles.conftest import BUNDLES, REPO, tiny_overrides
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("bundle", BUNDLES)
+def test_train_evaluate_infer(bundle, tiny_datalist, tmp_path):
+    overrides = tiny_overrides(tiny_datalist, tmp_path)
+    run_bundle(REPO / "bundles" / bundle, "train", overrides, log_file=tmp_path / "train.log")
+    assert (tmp_path / "models" / "model.pt").is_file() and (tmp_path / "models" / "last.pt").is_file()
+    assert any((tmp_path / "logs").glob("events.out.tfevents.*")), "TensorBoard logs missing"
+    state = torch.load(tmp_path / "models" / "model.pt", weights_only=True)
+    assert all(isinstance(v, torch.Tensor) for v in state.values()), "model.pt must be a plain state_dict"
+
+    run_bundle(REPO / "bundles" / bundle, "evaluate", {**overrides, "output_dir": str(tmp_path / "eval")},
+               log_file=tmp_path / "evaluate.log")
+    metrics = json.loads((tmp_path / "eval" / "metrics.json").read_text())
+    predictions = pd.read_csv(tmp_path / "eval" / "predictions.csv")
+    testing = json.loads(tiny_datalist.read_text())["testing"]
+    assert len(predictions) == metrics["n"] == len(testing)
+    y, p = predictions["label"].to_numpy(), predictions["prediction"].to_numpy()
+    assert np.array_equal(p, (predictions["probability_active"] >= 0.5).astype(int))
+    assert metrics["accuracy"] == pytest.approx(accuracy_score(y, p))
+    assert metrics["precision"] == pytest.approx(precision_score(y, p, zero_division=0))
+    assert metrics["recall"] == pytest.approx(recall_score(y, p, zero_division=0))
+    assert metrics["f1"] == pytest.approx(f1_score(y, p, zero_division=0))
+    assert metrics["fbeta"] == pytest.approx(fbeta_score(y, p, beta=0.5, zero_division=0))
+    tn, fp, fn, tp = confusion_matrix(y, p, labels=[0, 1]).ravel()
+    assert metrics["confusion_matrix"]["counts"] == {"tp": tp, "fp": fp, "fn": fn, "tn": tn}
+    assert sum(metrics["confusion_matrix"]["fractions"].values()) == pytest.approx(1.0)
+    assert (tmp_path / "eval" / "confusion_matrix.png").stat().st_size > 1000
+
+    run_bundle(REPO / "bundles" / bundle, "inference",
+               {**overrides, "output_dir": str(tmp_path / "infer"), "infer_split": "all", "mc_samples": 3},
+               log_file=tmp_path / "inference.log")
+    inferred = pd.read_csv(tmp_path / "infer" / "predictions.csv")
+    everything = json.loads(tiny_datalist.read_text())
+    assert len(inferred) == len(everything["training"]) + len(everything["testing"])
+    assert inferred["probability_active"].between(0, 1).all()
+    assert (inferred["uncertainty"] >= 0).all()
+    assert list(inferred.columns[:3]) == ["patient", "fold", "last_visit_date"]
+
+
+def test_resume_after_sigkill_ends_like_an_uninterrupted_run(tiny_datalist, tmp_path):
+    """Kill training with SIGKILL during epoch 2, resume, and compare every weight with an uninterrupted run."""
+    import signal
+    import subprocess
+    import time
+
+    from msmonai.bundle_tools.runner import bundle_command
+
+    bundle = REPO / "bundles" / "ms_activity_resnet3d"
+    whole = tiny_overrides(tiny_datalist, tmp_path / "whole", num_epochs=3)
+    run_bundle(bundle, "train", whole, log_file=tmp_path / "whole.log")
+
+    broken = tiny_overrides(tiny_datalist, tmp_path / "broken", num_epochs=3)
+    last = tmp_path / "broken" / "models" / "last.pt"
+    with open(tmp_path / "killed.log", "w") as log:
+        proc = subprocess.Popen(bundle_command(bundle, "train", broken), stdout=log, stderr=subprocess.STDOUT)
+        deadline = time.time() + 300
+        while not last.exists() and proc.poll() is None and time.time() < deadline:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL, "training ended before it could be interrupted"
+    assert torch.load(last, weights_only=True)["trainer"]["epoch"] == 1
+    run_bundle(bundle, "train", {**broken, "resume": True}, log_file=tmp_path / "resumed.log")
+    assert "resumed from" in (tmp_path / "resumed.log").read_text()
+
+    for name in ("last.pt", "model.pt"):
+        a = torch.load(tmp_path / "whole" / "models" / name, weights_only=True)
+        b = torch.load(tmp_path / "broken" / "models" / name, weights_only=True)
+        weights_a, weights_b = (a.get("model", a), b.get("model", b))
+        assert weights_a.keys() == weights_b.keys()
+        for key in weights_a:
+            assert torch.equal(weights_a[key], weights_b[key]), f"{name}: {key} differs after resume"
+
+
+def test_two_process_ddp_training_on_cpu(tiny_datalist, tmp_path):
+    """The multi-GPU config with torchrun, 2 processes, gloo backend on the CPU."""
+    import subprocess
+    import sys
+
+    bundle = REPO / "bundles" / "ms_activity_pretrained_resnet2d"
+    overrides = tiny_overrides(tiny_datalist, tmp_path, num_epochs=1)
+    configs = json.dumps([str(bundle / "configs" / "train.json"), str(bundle / "configs" / "multi_gpu_train.json")])
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
+           "-m", "monai.bundle", "run", "--config_file", configs,
+           "--meta_file", str(bundle / "configs" / "metadata.json"),
+           "--logging_file", str(bundle / "configs" / "logging.conf"), "--bundle_root", str(bundle)]
+    for key, value in overrides.items():
+        cmd += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert (tmp_path / "models" / "model.pt").is_file()
