@@ -42,9 +42,9 @@ def random_batch(batch: int, visits: int, lengths, seed: int = 0):
     return image, edss, torch.as_tensor(lengths, dtype=torch.int64)
 
 
-@pytest.fixture(params=NETWORK_NAMES)
+@pytest.fixture(scope="module", params=NETWORK_NAMES)
 def small_network(request) -> torch.nn.Module:
-    """Each of the three networks, small, in eval mode."""
+    """Each of the three networks, small, in eval mode (shared by a module's tests: do not modify it)."""
     return build_small(request.param).eval()
 
 
