@@ -104,8 +104,11 @@ def verify_bundle(path: str | os.PathLike) -> list[str]:
         for required in (METADATA_FILE, SCHEMA_FILE, MODEL_FILE):
             if required not in present:
                 raise UserError(f"{path}: {required} missing from the bundle")
-        _verify_metadata(root / METADATA_FILE, root / SCHEMA_FILE)
-        load_checkpoint(root / MODEL_FILE)
+        try:
+            _verify_metadata(root / METADATA_FILE, root / SCHEMA_FILE)
+            load_checkpoint(root / MODEL_FILE)
+        except UserError as err:  # name the file as the user knows it, not inside the extraction folder
+            raise UserError(str(err).replace(f"{root}{os.sep}", f"{path}: ")) from err
     return sorted(present)
 
 
