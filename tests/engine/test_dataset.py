@@ -1,0 +1,94 @@
+"""Datalist reading, the visit-volume cache and sequence batches."""
+
+import json
+import shutil
+
+import pytest
+import torch
+
+from msmonai.engine import SequenceBatch, VisitSequenceDataset, VisitVolumes, collate_sequences, load_datalist, select_fold
+from msmonai.errors import UserError
+from msmonai.transforms import preprocessing_transforms
+
+SIZE = (6, 16, 16)
+
+
+def test_datalist_paths_become_absolute_and_folds_split_by_patient(tiny_datalist):
+    items = load_datalist(tiny_datalist)
+    assert all(f.startswith(str(tiny_datalist.parent)) for it in items for v in it["visits"] for f in v["image"])
+    train, val = select_fold(items, 0, "train"), select_fold(items, 0, "val")
+    assert len(train) + len(val) == len(items)
+    assert not {it["patient"] for it in train} & {it["patient"] for it in val}
+    with pytest.raises(UserError, match="no 'testing' list"):
+        path = tiny_datalist.parent / "no_testing.json"
+        path.write_text(json.dumps({"training": []}))
+        load_datalist(path, "testing")
+
+
+def test_each_distinct_visit_is_decoded_once(tiny_datalist, monkeypatch):
+    from msmonai.io.reader import DicomSeriesReader
+
+    decoded = []
+    read = DicomSeriesReader.read
+    monkeypatch.setattr(DicomSeriesReader, "read", lambda self, data, **kw: decoded.append(data) or read(self, data, **kw))
+    items = load_datalist(tiny_datalist)
+    volumes = VisitVolumes(items, preprocessing_transforms(SIZE), progress=False)
+    distinct = {tuple(v["image"]) for it in items for v in it["visits"]}
+    assert len(volumes) == len(distinct) == len(decoded)
+    dataset = VisitSequenceDataset(items, volumes)
+    for _ in range(2):  # two epochs
+        for i in range(len(dataset)):
+            assert dataset[i]["image"].shape == (len(items[i]["visits"]), 1, *SIZE)
+    assert len(decoded) == len(distinct)  # visits shared by observations and epochs never decoded again
+
+
+def test_disk_cache_is_keyed_by_content_and_rebuilds_corrupt_entries(tiny_datalist, tmp_path):
+    source = tiny_datalist.parent
+    copy = tmp_path / "cohort"
+    shutil.copytree(source, copy)
+    items = load_datalist(copy / "datalist.json")[:1]
+    cache = tmp_path / "cache"
+    first = VisitVolumes(items, preprocessing_transforms(SIZE), cache_dir=str(cache))
+    volume = first.volume(items[0]["visits"][0]["image"])
+    entries = sorted(cache.glob("*.pt"))
+    assert len(entries) == 1
+    # a corrupt entry is detected and rebuilt with the same content
+    entries[0].write_bytes(b"not a tensor")
+    rebuilt = VisitVolumes(items, preprocessing_transforms(SIZE), cache_dir=str(cache)).volume(items[0]["visits"][0]["image"])
+    assert torch.equal(rebuilt, volume)
+    # another transform setting never reuses the entry
+    other = VisitVolumes(items, preprocessing_transforms((4, 8, 8)), cache_dir=str(cache)).volume(items[0]["visits"][0]["image"])
+    assert other.shape == (1, 4, 8, 8)
+    # changed source bytes give a new key
+    victim = items[0]["visits"][0]["image"][0]
+    data = bytearray(open(victim, "rb").read())
+    data[-1] ^= 0xFF  # last pixel byte
+    open(victim, "wb").write(bytes(data))
+    VisitVolumes(items, preprocessing_transforms(SIZE), cache_dir=str(cache)).volume(items[0]["visits"][0]["image"])
+    assert len(list(cache.glob("*.pt"))) == 3
+
+
+def test_collate_pads_after_each_sequence_and_keeps_lengths():
+    def obs(t, label):
+        return {"image": torch.ones(t, 1, 2, 3, 3), "edss": torch.ones(t, 8), "length": t, "label": label,
+                "patient": f"P{t}", "last_visit_date": "2020-01-01"}
+
+    batch = collate_sequences([obs(1, 0), obs(3, 1)])
+    assert batch["image"].shape == (2, 3, 1, 2, 3, 3) and batch["edss"].shape == (2, 3, 8)
+    assert batch["length"].tolist() == [1, 3] and batch["label"].tolist() == [0, 1]
+    assert batch["image"][0, 1:].abs().sum() == 0 and batch["image"][1].min() == 1
+
+
+def test_noise_augmentation_touches_only_active_observations():
+    torch.manual_seed(0)
+    image = torch.zeros(64, 2, 1, 2, 4, 4)
+    label = torch.tensor([0, 1] * 32)
+    batch = {"image": image, "label": label, "edss": torch.zeros(64, 2, 8), "length": torch.full((64,), 2)}
+    out, target, (edss, lengths), kwargs = SequenceBatch(noise_prob=0.2, noise_std=5.0)(batch, "cpu")
+    noisy = out.flatten(2).abs().sum(-1) > 0  # [B, T]
+    assert not noisy[label == 0].any()
+    fraction = noisy[label == 1].float().mean().item()
+    assert 0.08 < fraction < 0.35  # 20 % of 64 active visit volumes, binomial spread
+    assert torch.equal(target, label) and kwargs == {}
+    clean, *_ = SequenceBatch()(batch, "cpu")
+    assert torch.equal(clean, image)
