@@ -70,12 +70,6 @@ def _manifest(args: argparse.Namespace) -> int:
     from msmonai.fileio import write_json
     from msmonai.io import scan_dicom
 
-    if not args.dicom.is_dir():
-        raise UserError(f"{args.dicom}: not a folder (--dicom)")
-    secret_file = args.secret_file or args.out.parent / "site_secret.key"
-    secret = load_or_create_secret(secret_file)
-    visits, clinical_exclusions = load_clinical_visits(args.clinical)
-    scan = scan_dicom(args.dicom, progress=not args.quiet)
     options = ManifestOptions(
         folds=args.folds,
         seed=args.seed,
@@ -85,6 +79,12 @@ def _manifest(args: argparse.Namespace) -> int:
         filter_negatives=args.filter_negatives,
         test_fold=args.test_fold,
     )
+    if not args.dicom.is_dir():
+        raise UserError(f"{args.dicom}: not a folder (--dicom)")
+    secret_file = args.secret_file or args.out.parent / "site_secret.key"
+    secret = load_or_create_secret(secret_file)
+    visits, clinical_exclusions = load_clinical_visits(args.clinical)
+    scan = scan_dicom(args.dicom, progress=not args.quiet)
     manifest = compile_manifest(scan, visits, clinical_exclusions, args.out.parent, secret, options)
     excluded = write_exclusions(exclusions_path(args.out), manifest.exclusions, manifest.keys.__getitem__)
     update_pseudonym_map(secret_file.parent / "pseudonyms.csv", manifest.keys)

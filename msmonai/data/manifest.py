@@ -40,6 +40,17 @@ class ManifestOptions:
     filter_negatives: int | None = None
     test_fold: int | None = None
 
+    def __post_init__(self) -> None:
+        """Refuse values that make no sense, naming the option."""
+        if self.test_fold is not None and not 0 <= self.test_fold < self.folds:
+            raise UserError(f"--test-fold {self.test_fold} is not a fold of 0..{self.folds - 1}")
+        if self.max_visits < 1:
+            raise UserError(f"--max-visits must be at least 1, got {self.max_visits}")
+        if not 0 <= self.tolerance_days < self.horizon_days:
+            raise UserError(f"--tolerance-days must be in 0..{self.horizon_days - 1} (--horizon-days), got {self.tolerance_days}")
+        if self.filter_negatives is not None and self.filter_negatives < 0:
+            raise UserError(f"--filter-negatives must be 0 or more, got {self.filter_negatives}")
+
 
 @dataclass(frozen=True)
 class Manifest:
@@ -72,10 +83,6 @@ def compile_manifest(
         out_dir: the manifest's folder; image paths are written relative to it.
         secret: site secret for :func:`msmonai.data.pseudonym.pseudonym`.
     """
-    if options.test_fold is not None and not 0 <= options.test_fold < options.folds:
-        raise UserError(f"--test-fold {options.test_fold} is not a fold of 0..{options.folds - 1}")
-    if options.max_visits < 1:
-        raise UserError(f"--max-visits must be at least 1, got {options.max_visits}")
     exclusions = [Exclusion("file", problem.reason, path=problem.path) for problem in scan.problems]
     exclusions += clinical_exclusions
     linked, link_exclusions = link_visits(visits, scan.studies, options.tolerance_days)

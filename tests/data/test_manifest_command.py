@@ -161,3 +161,17 @@ def test_nothing_usable_is_an_error_after_writing_the_reasons(dicom_root, csv_fi
     assert run(cohort) == 2
     assert not cohort["out"].exists()
     assert [r["kind"] for r in read_exclusions(cohort)] == ["patient"]
+
+
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--max-visits", "0"], "--max-visits must be at least 1"),
+        (["--tolerance-days", "-1"], "--tolerance-days must be in 0..364"),
+        (["--filter-negatives", "-2"], "--filter-negatives must be 0 or more"),
+        (["--test-fold", "5"], "--test-fold 5 is not a fold of 0..1"),
+    ],
+)
+def test_senseless_options_are_refused_by_name(cohort, capsys, options, message):
+    assert run(cohort, *options) == 2
+    assert message in capsys.readouterr().err
