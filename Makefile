@@ -25,7 +25,7 @@ demo: $(VENV)/.installed
 	$(BIN)/python -m msmonai.demo_job --out $(DEMO_DIR) --bundle $(BUNDLE) --num_epochs $(DEMO_EPOCHS)
 
 test: $(VENV)/.installed
-	$(BIN)/python -m pytest -n 2 --dist loadfile
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.run

@@ -18,7 +18,7 @@ from torch import nn
 
 from msmonai.errors import UserError
 from msmonai.networks.sequence_head import VisitSequenceNetwork
-from msmonai.transforms.presets import DEFAULT_SPATIAL_SIZE
+from msmonai.transforms.presets import DEFAULT_SPATIAL_SIZE, INTENSITY_RANGE
 
 logger = logging.getLogger(__name__)
 
@@ -96,10 +96,10 @@ class SliceEmbedding(nn.Module):
 
     Args:
         depth: D, number of slices.
-        intensity_range: (lo, hi) of the input intensities; the preprocessing preset scales scans to (0, 255).
+        intensity_range: (lo, hi) of the input intensities; default: the range the preprocessing preset scales every scan to.
     """
 
-    def __init__(self, depth: int, intensity_range: Sequence[float] = (0.0, 255.0)) -> None:
+    def __init__(self, depth: int, intensity_range: Sequence[float] = INTENSITY_RANGE) -> None:
         super().__init__()
         self.conv = nn.Conv2d(depth, 3, kernel_size=1)
         low, high = (float(v) for v in intensity_range)
@@ -119,7 +119,7 @@ class PretrainedResNet2DEncoder(nn.Module):
     statistics frozen) whatever ``train()`` is called with.
     """
 
-    def __init__(self, depth: int, intensity_range: Sequence[float] = (0.0, 255.0), freeze_backbone: bool = False):
+    def __init__(self, depth: int, intensity_range: Sequence[float] = INTENSITY_RANGE, freeze_backbone: bool = False):
         super().__init__()
         self.embedding = SliceEmbedding(depth, intensity_range)
         self.backbone = resnet18_backbone()
@@ -166,7 +166,7 @@ class PretrainedResNet2D(VisitSequenceNetwork):
         pretrained: bool = True,
         pretrained_weights: str | None = None,
         freeze_backbone: bool = False,
-        intensity_range: Sequence[float] = (0.0, 255.0),
+        intensity_range: Sequence[float] = INTENSITY_RANGE,
     ) -> None:
         encoder = PretrainedResNet2DEncoder(int(spatial_size[0]), intensity_range, freeze_backbone)
         if pretrained:

@@ -2,11 +2,12 @@
 
 from msmonai.transforms.array import EnsureFinite, StandardizeDepth, subsample_indices
 from msmonai.transforms.dictionary import EnsureFinited, StandardizeDepthd
-from msmonai.transforms.presets import DEFAULT_SPATIAL_SIZE, preprocessing_transforms
+from msmonai.transforms.presets import DEFAULT_SPATIAL_SIZE, INTENSITY_RANGE, preprocessing_transforms
 
 __all__ = [
     "DEFAULT_SPATIAL_SIZE",
     "EnsureFinite",
+    "INTENSITY_RANGE",
     "EnsureFinited",
     "StandardizeDepth",
     "StandardizeDepthd",

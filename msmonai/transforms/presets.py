@@ -15,6 +15,7 @@ from monai.transforms import Compose, EnsureTyped, LoadImaged, Resized, ScaleInt
 from msmonai.transforms.dictionary import EnsureFinited, StandardizeDepthd
 
 DEFAULT_SPATIAL_SIZE = (50, 128, 128)
+INTENSITY_RANGE = (0.0, 255.0)  # every scan is scaled to this range (paper section 2.3)
 
 
 def preprocessing_transforms(
@@ -39,7 +40,7 @@ def preprocessing_transforms(
         steps.append(LoadImaged(keys, reader=DicomSeriesReader(), image_only=True, ensure_channel_first=True))
     steps += [
         EnsureFinited(keys),
-        ScaleIntensityd(keys, minv=0.0, maxv=255.0),
+        ScaleIntensityd(keys, minv=INTENSITY_RANGE[0], maxv=INTENSITY_RANGE[1]),
         StandardizeDepthd(keys, depth=depth),
         Resized(keys, spatial_size=(-1, height, width), mode="trilinear", anti_aliasing=True),
         EnsureTyped(keys, dtype=torch.float32),
