@@ -56,6 +56,7 @@ TRANSFER_SYNTAXES = {
     "jpeg2000": JPEG2000Lossless,  # encoded by pylibjpeg-openjpeg
 }
 
+JPEG2000_MIN_SIZE = 32  # openjpeg always encodes 6 wavelet resolutions: 2**5 pixels per side at least
 _FILE_NAMES = ("uid", "numbered", "no_suffix")
 
 
@@ -101,7 +102,7 @@ def write_series(
         rescale_slope, rescale_intercept: RescaleSlope / RescaleIntercept (real value = slope * stored + intercept).
         shuffle_seed: when given, files are numbered in a random order unrelated to their position.
         misleading_instance_numbers: InstanceNumber runs opposite to the slice position.
-        transfer_syntax: "explicit", "implicit", "rle" or "jpeg2000" (lossless).
+        transfer_syntax: "explicit", "implicit", "rle" or "jpeg2000" (lossless; slices of 32 x 32 or more).
         file_names: "uid" (<SOPInstanceUID>.dcm), "numbered" (IM0001.dcm) or "no_suffix" (IM0001).
         extra: more attributes, keyword -> value, applied last (None deletes the attribute).
     """
@@ -112,6 +113,9 @@ def write_series(
         raise ValueError(f"weighting must be one of {sorted(WEIGHTING_PRESETS)}, got {weighting!r}")
     if transfer_syntax not in TRANSFER_SYNTAXES:
         raise ValueError(f"transfer_syntax must be one of {sorted(TRANSFER_SYNTAXES)}, got {transfer_syntax!r}")
+    if transfer_syntax == "jpeg2000" and min(volume.shape[1:]) < JPEG2000_MIN_SIZE:
+        minimum = f"{JPEG2000_MIN_SIZE}x{JPEG2000_MIN_SIZE}"
+        raise ValueError(f"jpeg2000 needs slices of at least {minimum}, got {volume.shape[1:]}")
     if file_names not in _FILE_NAMES:
         raise ValueError(f"file_names must be one of {_FILE_NAMES}, got {file_names!r}")
     iop = ORIENTATION_COSINES[orientation] if isinstance(orientation, str) else tuple(float(v) for v in orientation)

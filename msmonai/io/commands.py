@@ -72,7 +72,8 @@ def run_preprocess(args: argparse.Namespace) -> int:
     transform = preprocessing_transforms(spatial_size=args.spatial_size or DEFAULT_SPATIAL_SIZE)
     studies = [study for study in result.studies if study.t1 is not None]
     rows: list[dict] = []
-    for study in tqdm(studies, desc="preprocessing", unit="study", leave=False, disable=args.quiet or not sys.stderr.isatty()):
+    show = not args.quiet and sys.stderr.isatty()
+    for study in tqdm(studies, desc="preprocessing", unit="study", leave=False, disable=not show):
         key = pseudonym(study.patient_id, secret)
         try:
             rows.append(export_study(study, transform, args.out, key, taken={row["file"] for row in rows}))

@@ -8,7 +8,7 @@ PixelSpacing is (distance between rows, distance between columns).
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 
@@ -40,24 +40,25 @@ def orientation_name(iop: Sequence[float]) -> str:
     return _PLANE_OF_NORMAL_AXIS[axis] if normal[axis] >= math.cos(math.radians(MAX_TILT_DEGREES)) else "oblique"
 
 
-def stack_order(
-    iops: Sequence[Sequence[float]],
-    positions: Sequence[Sequence[float]],
-    shapes: Sequence[tuple[int, int]],
-    pixel_spacings: Sequence[Sequence[float]],
-) -> list[int]:
-    """Indices that sort the slices along the normal, after checking they form one regular volume.
+class SliceGeometry(Protocol):
+    """What stacking needs of a slice (e.g. :class:`msmonai.io.headers.SliceHeader`)."""
 
-    Args:
-        iops: ImageOrientationPatient of each slice (6 values).
-        positions: ImagePositionPatient of each slice (3 values, mm).
-        shapes: (Rows, Columns) of each slice.
-        pixel_spacings: PixelSpacing of each slice (2 values, mm).
+    iop: Sequence[float]  # ImageOrientationPatient, 6 values
+    ipp: Sequence[float]  # ImagePositionPatient, 3 values (mm)
+    shape: tuple[int, int]  # (Rows, Columns)
+    pixel_spacing: Sequence[float]  # PixelSpacing, 2 values (mm)
+
+
+def stack_order(slices: Sequence[SliceGeometry]) -> list[int]:
+    """Indices that sort the slices along the normal, after checking they form one regular volume.
 
     Raises:
         StackError: fewer than 2 slices, different sizes or pixel spacings, mixed orientations,
             duplicate positions or uneven slice spacing.
     """
+    iops = [s.iop for s in slices]
+    shapes = [s.shape for s in slices]
+    pixel_spacings = [s.pixel_spacing for s in slices]
     n = len(iops)
     if n < 2:
         raise StackError(f"only {n} slice(s); a volume needs at least 2")
@@ -68,7 +69,7 @@ def stack_order(
     if not np.allclose(iops, iops[0], atol=DIRECTION_TOLERANCE):
         names = sorted({orientation_name(iop) for iop in iops})
         raise StackError(f"mixed orientations ({', '.join(names)}) within one series")
-    along_normal = np.asarray(positions, dtype=float) @ slice_normal(iops[0])
+    along_normal = np.asarray([s.ipp for s in slices], dtype=float) @ slice_normal(iops[0])
     order = np.argsort(along_normal, kind="stable")
     gaps = np.diff(along_normal[order])
     duplicates = int(np.sum(gaps < POSITION_TOLERANCE_MM))
@@ -82,25 +83,20 @@ def stack_order(
     return [int(i) for i in order]
 
 
-def ras_affine(
-    iop: Sequence[float], first_position: Sequence[float], last_position: Sequence[float], n_slices: int,
-    pixel_spacing: Sequence[float],
-) -> np.ndarray:
-    """4x4 affine mapping voxel indices (slice d, row h, column w) of a sorted stack to RAS mm.
+def ras_affine(slices: Sequence[SliceGeometry]) -> np.ndarray:
+    """4x4 affine mapping voxel indices (slice d, row h, column w) of a stack to RAS mm.
 
     Args:
-        iop: ImageOrientationPatient shared by the slices.
-        first_position, last_position: ImagePositionPatient of the first and last slice after sorting.
-        n_slices: number of slices D (>= 2).
-        pixel_spacing: PixelSpacing (row spacing, column spacing).
+        slices: two or more slices in the order of :func:`stack_order`; the slice step is taken from the
+            first and last ImagePositionPatient, the in-plane axes from ImageOrientationPatient and PixelSpacing.
     """
     from monai.data.utils import orientation_ras_lps  # MONAI loads slowly; scanning does not need it
 
-    row_cosines, column_cosines = np.asarray(iop[:3], dtype=float), np.asarray(iop[3:6], dtype=float)
-    first = np.asarray(first_position, dtype=float)
+    first, last = slices[0], slices[-1]
+    first_position = np.asarray(first.ipp, dtype=float)
     lps = np.eye(4)
-    lps[:3, 0] = (np.asarray(last_position, dtype=float) - first) / (n_slices - 1)
-    lps[:3, 1] = column_cosines * float(pixel_spacing[0])
-    lps[:3, 2] = row_cosines * float(pixel_spacing[1])
-    lps[:3, 3] = first
+    lps[:3, 0] = (np.asarray(last.ipp, dtype=float) - first_position) / (len(slices) - 1)
+    lps[:3, 1] = np.asarray(first.iop[3:6], dtype=float) * float(first.pixel_spacing[0])  # down a column
+    lps[:3, 2] = np.asarray(first.iop[:3], dtype=float) * float(first.pixel_spacing[1])  # along a row
+    lps[:3, 3] = first_position
     return orientation_ras_lps(lps)

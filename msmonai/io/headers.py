@@ -90,7 +90,7 @@ def open_dataset(path: Path, headers_only: bool) -> Dataset:
     except OSError as err:
         raise UnusableFile(f"unreadable: {err.strerror or err}") from None
     except (ValueError, TypeError, EOFError, KeyError, AttributeError) as err:
-        raise UnusableFile(f"corrupt DICOM header: {_one_line(err)}") from None
+        raise UnusableFile(f"corrupt DICOM header: {one_line(err)}") from None
 
 
 def header_from_dataset(ds: Dataset, path: Path) -> SliceHeader:
@@ -128,7 +128,7 @@ def header_from_dataset(ds: Dataset, path: Path) -> SliceHeader:
             ),
         )
     except (ValueError, TypeError) as err:
-        raise UnusableFile(f"invalid geometry attribute: {_one_line(err)}") from None
+        raise UnusableFile(f"invalid geometry attribute: {one_line(err)}") from None
 
 
 def check_dataset(ds: Dataset) -> None:
@@ -137,9 +137,11 @@ def check_dataset(ds: Dataset) -> None:
     if sop_class == _DICOMDIR_CLASS:
         raise UnusableFile("DICOMDIR index, not an image (the files it lists are scanned directly)")
     if _PIXEL_DATA_TAG not in ds:
+        if not sop_class:
+            raise UnusableFile("truncated file: no SOP class and no pixel data after the file meta header")
         if sop_class.keyword.endswith("ImageStorage"):
             raise UnusableFile(f"truncated file: no complete pixel data ({sop_class.name})")
-        raise UnusableFile(f"no pixel data ({sop_class.name or 'unknown SOP class'}): not an image")
+        raise UnusableFile(f"no pixel data ({sop_class.name}): not an image")
     photometric = str(ds.get("PhotometricInterpretation", ""))
     modality = str(ds.get("Modality", "") or "missing")
     if modality != "MR":
@@ -172,7 +174,8 @@ def _missing_decoder(syntax: UID) -> str:
     return "no decoder installed (" + "; ".join(decoder.missing_dependencies) + ")"
 
 
-def _one_line(err: BaseException) -> str:
+def one_line(err: BaseException) -> str:
+    """An exception's message on one line (or its type when it has none)."""
     return " ".join(str(err).split()) or type(err).__name__
 
 

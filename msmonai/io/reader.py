@@ -1,7 +1,7 @@
 """MONAI image reader for ONE DICOM series -> ``[D, H, W]`` float32 volume with a RAS affine.
 
-MONAI's own readers do not fit: ``ITKReader(reverse_indexing=True)`` leaves the affine in (x, y, z) order,
-and ``PydicomReader`` reads a list of files as separate images (and sorts a folder by InstanceNumber).
+MONAI's own readers do not fit: ``ITKReader(reverse_indexing=True)`` does not update the affine for the reversed
+axes, and ``PydicomReader`` reads a list of files as separate images (and sorts a folder by InstanceNumber).
 Decoding is pydicom's (pylibjpeg plugins for JPEG / JPEG 2000, native RLE).
 
 Use::
@@ -17,7 +17,6 @@ patient identifiers.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
@@ -31,56 +30,35 @@ from pydicom.pixels import apply_modality_lut
 
 from msmonai.errors import UserError
 from msmonai.io.geometry import StackError, ras_affine, stack_order
-from msmonai.io.headers import SliceHeader, UnusableFile, header_from_dataset, open_dataset
-
-
-@dataclass
-class DicomSeries:
-    """The datasets of one series, sorted along the slice normal, with their headers."""
-
-    datasets: list[Dataset]
-    headers: list[SliceHeader]
+from msmonai.io.headers import SliceHeader, UnusableFile, header_from_dataset, one_line, open_dataset
 
 
 class DicomSeriesReader(ImageReader):
-    """Read one DICOM series (a list of its files, or a folder holding only it) as a 3D volume."""
+    """Read one DICOM series (a list of its files, or a folder holding only it) as a 3D volume.
+
+    ``read`` only records the paths and every check happens in ``get_data``: when ``read`` raises,
+    MONAI's ``LoadImage`` silently falls back to its other readers (ITK would load the files as separate
+    images), so the user would never see our one-line reason.
+    """
 
     def verify_suffix(self, filename: Sequence[str | os.PathLike] | str | os.PathLike) -> bool:
         """True when every entry is a folder or a DICOM file (DICOM files need no suffix)."""
         return all(Path(f).is_dir() or pydicom.misc.is_dicom(f) for f in ensure_tuple(filename))
 
-    def read(self, data: Sequence[str | os.PathLike] | str | os.PathLike, **kwargs) -> DicomSeries:
-        """Read and check every file of the series and sort the slices along their normal.
+    def read(self, data: Sequence[str | os.PathLike] | str | os.PathLike, **kwargs) -> list[Path]:
+        """The paths to read: the files of one series, or one folder holding exactly one series."""
+        return [Path(p) for p in ensure_tuple(data)]
+
+    def get_data(self, img: list[Path]) -> tuple[np.ndarray, dict]:
+        """Read, check and sort the slices, decode them into ``[D, H, W]`` float32 and build the metadata.
 
         Raises:
             UserError: naming the file (unreadable, not a usable MR slice, no decoder for its transfer syntax)
                 or the series (several series, fewer than 2 slices, mixed orientations, duplicate positions...).
         """
-        paths = _series_paths(data)
-        datasets, headers = [], []
-        for path in paths:
-            try:
-                ds = open_dataset(path, headers_only=False)
-                headers.append(header_from_dataset(ds, path))
-            except UnusableFile as err:
-                raise UserError(f"{path}: {err}") from None
-            datasets.append(ds)
-        series_uids = sorted({h.series_uid for h in headers})
-        if len(series_uids) > 1:
-            raise UserError(f"{paths[0].parent}: files of {len(series_uids)} series given, expected one series")
-        try:
-            order = stack_order(
-                [h.iop for h in headers], [h.ipp for h in headers], [h.shape for h in headers], [h.pixel_spacing for h in headers]
-            )
-        except StackError as err:
-            raise UserError(f"{paths[0].parent}: series {series_uids[0]}: {err}") from None
-        return DicomSeries([datasets[i] for i in order], [headers[i] for i in order])
-
-    def get_data(self, img: DicomSeries) -> tuple[np.ndarray, dict]:
-        """Decode the slices into ``[D, H, W]`` float32 (modality LUT / rescale applied) and build the metadata."""
-        volume = np.stack([_decode(ds, header.path) for ds, header in zip(img.datasets, img.headers)])
-        first, last = img.headers[0], img.headers[-1]
-        affine = ras_affine(first.iop, first.ipp, last.ipp, len(img.headers), first.pixel_spacing)
+        datasets, headers = _read_sorted(_series_paths(img))
+        volume = np.stack([_decode(ds, header.path) for ds, header in zip(datasets, headers)])
+        affine = ras_affine(headers)
         meta = {
             MetaKeys.AFFINE: affine,
             MetaKeys.ORIGINAL_AFFINE: affine.copy(),
@@ -88,21 +66,40 @@ class DicomSeriesReader(ImageReader):
             MetaKeys.SPACE: SpaceKeys.RAS,
             MetaKeys.ORIGINAL_CHANNEL_DIM: "no_channel",
             "spacing": affine_to_spacing(affine, r=3),
-            "series_uid": first.series_uid,
+            "series_uid": headers[0].series_uid,
         }
         return volume, meta
 
 
-def _series_paths(data: Sequence[str | os.PathLike] | str | os.PathLike) -> list[Path]:
+def _read_sorted(paths: list[Path]) -> tuple[list[Dataset], list[SliceHeader]]:
+    """Datasets and headers of one series' files, sorted along the slice normal (UserError if not one volume)."""
+    datasets, headers = [], []
+    for path in paths:
+        try:
+            ds = open_dataset(path, headers_only=False)
+            headers.append(header_from_dataset(ds, path))
+        except UnusableFile as err:
+            raise UserError(f"{path}: {err}") from None
+        datasets.append(ds)
+    series_uids = sorted({h.series_uid for h in headers})
+    if len(series_uids) > 1:
+        raise UserError(f"{paths[0].parent}: files of {len(series_uids)} series given, expected one series")
+    try:
+        order = stack_order(headers)
+    except StackError as err:
+        raise UserError(f"{paths[0].parent}: series {series_uids[0]}: {err}") from None
+    return [datasets[i] for i in order], [headers[i] for i in order]
+
+
+def _series_paths(paths: list[Path]) -> list[Path]:
     """The files to read: the given ones, or the regular files of a single given folder."""
-    paths = [Path(p) for p in ensure_tuple(data)]
     if len(paths) == 1 and paths[0].is_dir():
         paths = sorted(p for p in paths[0].iterdir() if p.is_file())
     if not paths:
-        raise UserError(f"{data}: no files to read")
+        raise UserError("no files to read (an empty folder or list)")
     folders = [p for p in paths if p.is_dir()]
     if folders:
-        raise UserError(f"{folders[0]}: expected the files of one series or a single folder, got a folder among them")
+        raise UserError(f"{folders[0]}: a folder among the files; give the files of one series or a single folder")
     return paths
 
 
@@ -111,7 +108,6 @@ def _decode(ds: Dataset, path: Path) -> np.ndarray:
     try:
         stored = ds.pixel_array
     except Exception as err:  # pydicom/pylibjpeg raise many types for corrupt or short pixel data
-        syntax = ds.file_meta.get("TransferSyntaxUID")
-        detail = " ".join(str(err).split())
-        raise UserError(f"{path}: cannot decode pixel data ({getattr(syntax, 'name', syntax)}): {detail}") from None
+        syntax = getattr(ds.file_meta.get("TransferSyntaxUID"), "name", "no transfer syntax")
+        raise UserError(f"{path}: cannot decode pixel data ({syntax}): {one_line(err)}") from None
     return np.asarray(apply_modality_lut(stored, ds), dtype=np.float32)

@@ -51,4 +51,4 @@ TIMING_RULES: tuple[TimingRule, ...] = (
 
 # Contrast: ContrastBolusAgent filled in, or a description keyword. "pre"/"without" keywords win over "post" ones.
 PRE_CONTRAST_PATTERN = r"\bpre\b|\bpre ?(contrast|gd|c)\b|\bnative?\b|\bw ?o\b|\bwithout\b|\bnon ?contrast"
-POST_CONTRAST_PATTERN = r"\+ ?c\b|\+ ?gd|\bgd\b|\bgad|\bgado|\bpost\b|contrast|\bce\b|\bkm\b"
+POST_CONTRAST_PATTERN = r"\+ ?c\b|\+ ?gd|\bgd\b|\bgad|\bpost\b|contrast|\bce\b|\bkm\b"

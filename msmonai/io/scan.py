@@ -6,13 +6,16 @@ series split across folders is merged. Memory holds one small header record per 
 
 from __future__ import annotations
 
+import contextlib
 import datetime
+import logging
 import math
 import os
 import sys
 import warnings
 from collections import defaultdict
 from pathlib import Path
+from typing import Iterator
 
 from tqdm import tqdm
 
@@ -40,9 +43,9 @@ def scan_dicom(root: str | os.PathLike, progress: bool = False, t1_rule: T1Rule 
     root = Path(root)
     files, problems = list_files(root)
     headers = []
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # pydicom's complaints about odd values; problems are reported below
-        for path in tqdm(files, desc="scanning", unit="file", leave=False, disable=not (progress and sys.stderr.isatty())):
+    with _pydicom_quiet():
+        show = progress and sys.stderr.isatty()
+        for path in tqdm(files, desc="scanning", unit="file", leave=False, disable=not show):
             try:
                 headers.append(read_header(path))
             except UnusableFile as err:
@@ -51,9 +54,24 @@ def scan_dicom(root: str | os.PathLike, progress: bool = False, t1_rule: T1Rule 
     for study in studies:
         if choose_t1(study, t1_rule) is None:
             found = ", ".join(f"{s.weighting} {s.description!r}" for s in study.series)
-            folder = os.path.commonpath([relative_name(f.parent, root.absolute()) for s in study.series for f in s.files])
+            folders = [relative_name(f.parent, root.absolute()) for s in study.series for f in s.files]
+            folder = os.path.commonpath(folders)
             problems.append(Problem(folder, f"study {study.study_uid}: no T1 series (found {found})"))
     return ScanResult(studies=studies, problems=sorted(problems, key=lambda p: p.path))
+
+
+@contextlib.contextmanager
+def _pydicom_quiet() -> Iterator[None]:
+    """Silence pydicom's warnings and log lines about odd files: each unusable file gets a problem line instead."""
+    logger = logging.getLogger("pydicom")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            yield
+    finally:
+        logger.setLevel(level)
 
 
 def _drop_duplicates(headers: list[SliceHeader], problems: list[Problem], root: Path) -> list[SliceHeader]:
@@ -62,14 +80,13 @@ def _drop_duplicates(headers: list[SliceHeader], problems: list[Problem], root: 
     for header in headers:
         first = kept.setdefault(header.sop_uid, header)
         if first is not header:
-            problems.append(
-                Problem(relative_name(header.path, root), f"duplicate of {relative_name(first.path, root)} (same SOPInstanceUID)")
-            )
+            reason = f"duplicate of {relative_name(first.path, root)} (same SOPInstanceUID)"
+            problems.append(Problem(relative_name(header.path, root), reason))
     return list(kept.values())
 
 
 def _group_studies(headers: list[SliceHeader], problems: list[Problem], root: Path) -> list[Study]:
-    """Group slices into studies of valid series (in SeriesNumber order); slices of invalid series become problems."""
+    """Group slices into studies of valid series, in SeriesNumber order; slices of invalid series become problems."""
     by_series: dict[tuple[str, str, str], list[SliceHeader]] = defaultdict(list)
     for header in headers:
         by_series[(header.patient_id, header.study_uid, header.series_uid)].append(header)
@@ -78,12 +95,12 @@ def _group_studies(headers: list[SliceHeader], problems: list[Problem], root: Pa
     for (patient_id, study_uid, series_uid), slices in by_series.items():
         series = _build_series(slices, problems, root)
         if series is not None:
-            number = slices[0].series_number
-            series_of_study[(patient_id, study_uid)].append((math.inf if number is None else number, series_uid, series))
+            number = math.inf if slices[0].series_number is None else slices[0].series_number
+            series_of_study[(patient_id, study_uid)].append((number, series_uid, series))
             dates.setdefault((patient_id, study_uid), slices[0].study_date)
     studies = [
-        Study(patient_id, study_uid, dates[(patient_id, study_uid)], [s for *_, s in sorted(entries, key=lambda e: e[:2])])
-        for (patient_id, study_uid), entries in series_of_study.items()
+        Study(*key, dates[key], [series for *_, series in sorted(entries, key=lambda entry: entry[:2])])
+        for key, entries in series_of_study.items()
     ]
     return sorted(studies, key=lambda s: (s.patient_id, s.study_date or datetime.date.min, s.study_uid))
 
@@ -92,7 +109,7 @@ def _build_series(slices: list[SliceHeader], problems: list[Problem], root: Path
     """The slices of one SeriesInstanceUID as a sorted, classified :class:`Series`, or None (problems added)."""
     first = slices[0]
     try:
-        order = stack_order([s.iop for s in slices], [s.ipp for s in slices], [s.shape for s in slices], [s.pixel_spacing for s in slices])
+        order = stack_order(slices)
     except StackError as err:
         label = f"series {first.series_uid} ({first.acquisition.description!r})"
         problems.extend(Problem(relative_name(s.path, root), f"{label}: {err}") for s in slices)
