@@ -21,7 +21,8 @@ def atomic_path(target: str | os.PathLike, mode: int | None = None) -> Iterator[
 
     Args:
         target: final file path; its parent directory is created if missing.
-        mode: optional permission bits for the final file (e.g. ``0o600`` for secrets).
+        mode: permission bits for the final file (e.g. ``0o600`` for secrets); default: ``0o666`` less the umask,
+            as ``open`` would create it (``mkstemp`` alone would leave it owner-only).
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -30,12 +31,17 @@ def atomic_path(target: str | os.PathLike, mode: int | None = None) -> Iterator[
     tmp = Path(tmp_name)
     try:
         yield tmp
-        if mode is not None:
-            os.chmod(tmp, mode)
+        os.chmod(tmp, _default_mode() if mode is None else mode)
         os.replace(tmp, target)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def _default_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
 
 
 def write_bytes(target: str | os.PathLike, data: bytes, mode: int | None = None) -> Path:
