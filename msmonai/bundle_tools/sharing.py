@@ -37,9 +37,9 @@ def export_bundle(
 ) -> Path:
     """Write the shareable zip of a trained bundle to ``out_zip`` (atomically) and return its path.
 
-    ``models/model.ts`` is (re)built in the bundle folder from ``models/model.pt`` with ``monai.bundle.ckpt_export`` and the bundle's
-    ``configs/train.json``, overriding ``pretrained`` to False so no ImageNet file is needed. The metadata must
-    validate against ``meta_schema.json`` next to the bundle folder (``bundles/meta_schema.json``).
+    ``models/model.ts`` is (re)built in the bundle folder from ``models/model.pt`` with ``monai.bundle.ckpt_export``
+    and the bundle's ``configs/train.json``, overriding ``pretrained`` to False so no ImageNet file is needed. The
+    metadata must validate against ``meta_schema.json`` next to the bundle folder (``bundles/meta_schema.json``).
 
     Args:
         bundle_dir: the bundle folder (``configs/metadata.json`` inside).
@@ -69,7 +69,7 @@ def export_bundle(
     files = {rel: bundle / rel for rel in _shared_files(bundle)}
     files[SCHEMA_FILE] = schema
     sums = "".join(f"{_sha256(files[rel])}  {rel}\n" for rel in sorted(files))
-    with atomic_path(out_zip) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+    with atomic_path(out_zip) as tmp, zipfile.ZipFile(tmp, "w") as zf:
         for rel in sorted(files):
             zf.writestr(_zip_info(f"{bundle.name}/{rel}"), files[rel].read_bytes())
         zf.writestr(_zip_info(f"{bundle.name}/{SUMS_FILE}"), sums)
@@ -125,7 +125,7 @@ def _shared_files(bundle: Path) -> list[str]:
 
 
 def _export_torchscript(bundle: Path, spatial_size: Sequence[int] | None) -> None:
-    """``models/model.ts``: TorchScript of ``network_def`` with the weights of ``models/model.pt``, written atomically."""
+    """Write ``models/model.ts`` atomically: TorchScript of ``network_def`` with the weights of ``models/model.pt``."""
     from monai.bundle import ckpt_export
 
     overrides = {"bundle_root": str(bundle), "pretrained": False}  # "pretrained" is read by the 2D bundle only
@@ -144,7 +144,7 @@ def _export_torchscript(bundle: Path, spatial_size: Sequence[int] | None) -> Non
         except RuntimeError as err:  # state_dict keys/shapes disagree with network_def
             reason = " ".join(str(err).split())[:300]
             raise UserError(f"{bundle / MODEL_FILE}: does not fit the bundle's network_def "
-                            f"(trained with another spatial_size?): {reason}") from err
+                            f"(another architecture or spatial_size?): {reason}") from err
 
 
 def _verify_metadata(metadata: Path, schema: Path) -> None:
@@ -220,8 +220,9 @@ def _sha256(file: Path) -> str:
 
 
 def _zip_info(name: str) -> zipfile.ZipInfo:
+    """A member with a fixed date; weights are stored as they are (float bytes barely deflate, and slowly)."""
     info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
-    info.compress_type = zipfile.ZIP_DEFLATED
+    info.compress_type = zipfile.ZIP_STORED if "/models/" in name else zipfile.ZIP_DEFLATED
     info.external_attr = 0o644 << 16
     return info
 

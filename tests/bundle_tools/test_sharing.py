@@ -43,7 +43,8 @@ def expected_files(bundle: Path) -> list[str]:
     """The issue's list: configs/, docs/, LICENSE, large_files.yml, weights, TorchScript, the metadata schema."""
     shared = [p for d in ("configs", "docs") for p in (bundle / d).rglob("*") if p.is_file()]
     shared += [p for p in (bundle / "LICENSE", bundle / "large_files.yml") if p.is_file()]
-    return sorted({p.relative_to(bundle).as_posix() for p in shared} | {"models/model.pt", "models/model.ts", "meta_schema.json"})
+    made = {"models/model.pt", "models/model.ts", "meta_schema.json"}
+    return sorted({p.relative_to(bundle).as_posix() for p in shared} | made)
 
 
 def small_network(bundle: Path) -> torch.nn.Module:
