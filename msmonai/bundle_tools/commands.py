@@ -50,6 +50,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("export-bundle", help="zip a trained bundle with TorchScript export and SHA-256 manifest")
     p.add_argument("bundle", help="bundle directory with models/model.pt")
     p.add_argument("--out", required=True, help="output .zip")
+    p.add_argument("--spatial_size", type=int, nargs=3, metavar=("D", "H", "W"), default=None,
+                   help="the spatial_size the bundle was trained with, when not its default")
     p.set_defaults(func=run_export)
 
     p = subparsers.add_parser("verify-bundle", help="check a shared bundle's hashes and metadata before running it")
@@ -89,7 +91,7 @@ def run_predict(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from msmonai.bundle_tools.sharing import export_bundle
 
-    print(export_bundle(args.bundle, args.out))
+    print(export_bundle(args.bundle, args.out, spatial_size=args.spatial_size))
     return 0
 
 
