@@ -16,6 +16,7 @@ from typing import Any, Sequence
 import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.valuerep import DSfloat
 from pydicom.uid import (
     JPEG2000Lossless,
     ExplicitVRLittleEndian,
@@ -149,12 +150,12 @@ def write_series(
         "FrameOfReferenceUID": generate_uid(entropy_srcs=[study_uid, "frame of reference"]),
         "ImageType": ["ORIGINAL", "PRIMARY", "M", "ND"],
         "MRAcquisitionType": "2D",
-        "ImageOrientationPatient": list(iop),
-        "PixelSpacing": list(pixel_spacing),
-        "SliceThickness": slice_thickness,
-        "SpacingBetweenSlices": slice_thickness,
-        "RescaleSlope": rescale_slope,
-        "RescaleIntercept": rescale_intercept,
+        "ImageOrientationPatient": [_ds(v) for v in iop],
+        "PixelSpacing": [_ds(v) for v in pixel_spacing],
+        "SliceThickness": _ds(slice_thickness),
+        "SpacingBetweenSlices": _ds(slice_thickness),
+        "RescaleSlope": _ds(rescale_slope),
+        "RescaleIntercept": _ds(rescale_intercept),
         "RescaleType": "US",
         "AcquisitionNumber": 1,
         **WEIGHTING_PRESETS[weighting],
@@ -166,8 +167,8 @@ def write_series(
         ds.SOPInstanceUID = generate_uid(entropy_srcs=[series_uid, str(d)])
         ds.file_meta.MediaStorageSOPInstanceUID = ds.SOPInstanceUID
         ds.InstanceNumber = n_slices - d if misleading_instance_numbers else d + 1
-        ds.ImagePositionPatient = [round(float(v), 6) for v in position]
-        ds.SliceLocation = round(float(position @ normal), 6)
+        ds.ImagePositionPatient = [_ds(v) for v in position]
+        ds.SliceLocation = _ds(position @ normal)
         for keyword, value in (extra or {}).items():
             if value is None:
                 delattr(ds, keyword)
@@ -179,6 +180,11 @@ def write_series(
             pydicom.dcmwrite(tmp, ds, enforce_file_format=True)
         paths.append(out_dir / name)
     return paths
+
+
+def _ds(value: float) -> DSfloat:
+    """A decimal string value within the 16 characters DICOM allows (e.g. 1/3 -> "0.33333333333333")."""
+    return DSfloat(float(value), auto_format=True)
 
 
 def _slice_dataset(pixels: np.ndarray, common: dict[str, Any], transfer_syntax: str) -> Dataset:

@@ -83,3 +83,13 @@ def test_rejects_unsupported_input(tmp_path):
         write_series(volume(2), tmp_path, **IDENTITY, series_description="x", transfer_syntax="jpeg2000")
     with pytest.raises(ValueError, match="transfer_syntax"):
         write_series(volume(2), tmp_path, **IDENTITY, series_description="x", transfer_syntax="jpegxl")
+
+
+def test_decimal_strings_fit_the_dicom_limit(tmp_path):
+    paths = write_series(volume(3), tmp_path, **IDENTITY, series_description="x", pixel_spacing=(1 / 3, 1 / 3),
+                         slice_thickness=150 / 37, origin=(-120.123456789, 1 / 7, 2 / 3), rescale_slope=1 / 3)
+    ds = pydicom.dcmread(paths[2], stop_before_pixels=True)
+    for keyword in ("PixelSpacing", "SliceThickness", "ImagePositionPatient", "RescaleSlope", "SliceLocation"):
+        values = ds[keyword].value if ds[keyword].VM > 1 else [ds[keyword].value]
+        assert all(len(str(v)) <= 16 for v in values), (keyword, values)
+    assert float(ds.ImagePositionPatient[2]) == pytest.approx(2 / 3 + 2 * 150 / 37, abs=1e-9)

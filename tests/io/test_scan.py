@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
+import pty
 import shutil
+import struct
+import sys
 import tempfile
+import termios
 import tracemalloc
 from pathlib import Path
 
@@ -151,3 +156,23 @@ def test_scan_memory_stays_below_one_series_of_pixels(tmp_path):
     tracemalloc.stop()
     assert sum(s.n_slices for s in result.studies[0].series) == n_series * n_slices
     assert peak < n_slices * size * size * 2  # less than the pixel data of ONE series of the archive
+
+
+def test_progress_bar_on_a_terminal_only(tmp_path, monkeypatch, capsys):
+    write(tmp_path, "s", 3)
+    scan_dicom(tmp_path, progress=True)
+    assert capsys.readouterr().err == ""  # stderr captured by pytest: not a terminal
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))  # a pseudo-terminal, 100 columns
+    with open(slave, "w") as terminal:
+        monkeypatch.setattr(sys, "stderr", terminal)
+        scan_dicom(tmp_path, progress=True)
+        terminal.flush()
+        shown = os.read(master, 1 << 16)
+        scan_dicom(tmp_path, progress=False)
+        terminal.flush()
+        os.set_blocking(master, False)
+        with pytest.raises(BlockingIOError):  # nothing more was written
+            os.read(master, 1 << 16)
+    os.close(master)
+    assert b"scanning:" in shown and b"/3 [" in shown
