@@ -18,9 +18,9 @@ import pydicom
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.valuerep import DSfloat
 from pydicom.uid import (
-    JPEG2000Lossless,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
+    JPEG2000Lossless,
     MRImageStorage,
     RLELossless,
     generate_uid,

@@ -19,18 +19,17 @@ from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate
 from pydicom.pixels import get_decoder
 from pydicom.uid import (
+    JPEG2000MC,
+    MPEG2MPML,
+    BasicTextSRStorage,
     CTImageStorage,
     EnhancedMRImageStorage,
     ExplicitVRLittleEndian,
-    JPEG2000MC,
-    JPEG2000MCLossless,
-    MPEG2MPML,
-    MediaStorageDirectoryStorage,
-    BasicTextSRStorage,
     GrayscaleSoftcopyPresentationStateStorage,
+    JPEG2000MCLossless,
+    MediaStorageDirectoryStorage,
     RTPlanStorage,
     SecondaryCaptureImageStorage,
-    RLELossless,
     generate_uid,
 )
 

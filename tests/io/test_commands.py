@@ -14,7 +14,7 @@ from pydicom.encaps import encapsulate
 
 from msmonai.cli import main
 from msmonai.data.pseudonym import load_or_create_secret, pseudonym
-from tests.io.dicom_trees import IDENTITY, write
+from tests.io.dicom_trees import write
 
 PLANTED = {  # distinctive values that must never appear in anything preprocess writes
     "PatientName": "Zyzzyva^Quintessa", "PatientBirthDate": "19010203", "AccessionNumber": "ACCZQX99",
