@@ -39,10 +39,11 @@ def fold_datalist(items: list[dict], test_fold: int) -> dict:
 
 def inner_validation_fold(folds: list[int], test_fold: int) -> int:
     """The validation fold used for model selection and threshold choice while ``test_fold`` is held out."""
+    if len(folds) < 3:
+        raise UserError(f"cross-validation needs at least 3 folds under 'training' (one held out, one for validation, "
+                        f"the rest to train on); the datalist has {len(folds)}")
     others = [f for f in folds if f != test_fold]
-    if not others:
-        raise UserError("cross-validation needs at least 2 folds in the datalist")
-    return others[(folds.index(test_fold)) % len(others)]
+    return others[folds.index(test_fold) % len(others)]
 
 
 def cross_validate(

@@ -52,12 +52,16 @@ def run_bundle(
         raise UserError(f"bundle {Path(bundle_dir).name}: {workflow} failed with exit code {result.returncode}{where}")
 
 
-def override_args(pairs: Sequence[str]) -> dict[str, str]:
-    """Parse ``KEY=VALUE`` command-line overrides into a dict (values left for MONAI's parser)."""
+def override_args(pairs: Sequence[str]) -> dict[str, object]:
+    """Parse ``KEY=VALUE`` overrides; a VALUE that is JSON (``3``, ``[6,32,32]``, ``true``) becomes that value,
+    anything else (paths, ``$`` expressions) stays a string for MONAI's config parser."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
         if not sep or not key:
             raise UserError(f"override {pair!r} is not KEY=VALUE")
-        out[key.lstrip("-")] = value
+        try:
+            out[key.lstrip("-")] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.lstrip("-")] = value
     return out

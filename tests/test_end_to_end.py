@@ -1,0 +1,134 @@
+"""The whole pipeline on a small synthetic cohort whose DICOM and CSV carry planted identifiers.
+
+One run of every step a hospital performs (ingestion, preprocessing, manifest, training, evaluation, inference,
+cross-validation, prediction reports, bundle export), then checks of their outputs, including that no planted
+patient identifier appears in any file written outside the source data.
+"""
+
+import csv
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import pandas as pd
+import pydicom
+import pytest
+
+from msmonai.bundle_tools.runner import run_bundle
+from msmonai.cli import main as cli
+from tests.bundles.conftest import REPO, TINY_SPATIAL_SIZE
+
+pytestmark = pytest.mark.slow
+BUNDLE = "ms_activity_pretrained_resnet2d"
+PLANTED = {"name": "Quimbley^Zorgwaldine", "birth": "19111111", "accession": "ACCPLANT7755",
+           "institution": "Plantedville Sanatorium"}
+
+
+def plant_identifiers(cohort: Path) -> list[str]:
+    """Rewrite every DICOM file and the CSV with distinctive identifiers; returns the strings to search for."""
+    ids = {}
+    with open(cohort / "clinical.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    for row in rows:
+        ids.setdefault(row["patient_id"], f"PLANTID{len(ids):03d}Q")
+        row["patient_id"] = ids[row["patient_id"]]
+    with open(cohort / "clinical.csv", "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    for path in (cohort / "dicom").rglob("*"):
+        if path.is_file():
+            ds = pydicom.dcmread(path)
+            ds.PatientID = ids[ds.PatientID]
+            ds.PatientName = PLANTED["name"]
+            ds.PatientBirthDate = PLANTED["birth"]
+            ds.AccessionNumber = PLANTED["accession"]
+            ds.InstitutionName = PLANTED["institution"]
+            ds.save_as(path)
+    return [*ids.values(), *PLANTED.values(), "Quimbley", "Zorgwaldine"]
+
+
+@pytest.fixture(scope="module")
+def pipeline(tmp_path_factory):
+    """Run every step once; returns the folders (source data under ``src``, everything written under ``out``)."""
+    root = tmp_path_factory.mktemp("e2e")
+    src, out = root / "src", root / "out"
+    assert cli(["demo-data", "--out", str(src), "--patients", "10", "--seed", "3"]) == 0
+    secrets = plant_identifiers(src)
+    key = str(root / "secret" / "site.key")
+    assert cli(["preprocess", str(src / "dicom"), "--out", str(out / "preprocessed"), "--spatial-size", "6", "32", "32",
+                "--secret-file", key, "--quiet"]) == 0
+    datalist = out / "datalist.json"
+    assert cli(["manifest", "--dicom", str(src / "dicom"), "--clinical", str(src / "clinical.csv"), "--out", str(datalist),
+                "--folds", "4", "--test-fold", "3", "--secret-file", key, "--quiet"]) == 0
+    bundle = out / BUNDLE
+    shutil.copytree(REPO / "bundles" / BUNDLE, bundle)
+    shutil.copy(REPO / "bundles" / "meta_schema.json", out / "meta_schema.json")
+    tiny = {"datalist": str(datalist), "num_epochs": 1, "batch_size": 4, "spatial_size": TINY_SPATIAL_SIZE,
+            "num_workers": 0, "device": "$torch.device('cpu')"}
+    run_bundle(bundle, "train", tiny, log_file=out / "train.log")
+    run_bundle(bundle, "evaluate", tiny, log_file=out / "evaluate.log")
+    run_bundle(bundle, "inference", {**tiny, "infer_split": "all", "output_dir": str(out / "inference")},
+               log_file=out / "inference.log")
+    assert cli(["cv", "--bundle", str(bundle), "--datalist", str(datalist), "--out", str(out / "cv"), "--folds", "2",
+                "--num_epochs", "1", "--n_boot", "200", "--mc_samples", "3", "--threshold", "f1",
+                "--set", f"spatial_size={json.dumps(TINY_SPATIAL_SIZE)}", "--set", "num_workers=0",
+                "--set", "device=$torch.device('cpu')"]) == 0
+    patient_dir = sorted((src / "dicom").iterdir())[0]
+    assert cli(["predict", "--bundle", str(bundle), "--dicom", str(patient_dir), "--clinical", str(src / "clinical.csv"),
+                "--out", str(out / "report"), "--secret-file", key, "--mc_samples", "3", "--quiet",
+                "--set", f"spatial_size={json.dumps(TINY_SPATIAL_SIZE)}", "--set", "num_workers=0"]) == 0
+    assert cli(["export-bundle", str(bundle), "--out", str(out / "shared.zip"),
+                "--spatial_size", *map(str, TINY_SPATIAL_SIZE)]) == 0
+    return {"src": src, "out": out, "secrets": secrets, "datalist": datalist, "key": key}
+
+
+def test_cross_validation_predicts_every_held_out_observation_once(pipeline):
+    cv = pipeline["out"] / "cv"
+    training = json.loads(pipeline["datalist"].read_text())["training"]
+    oof = pd.read_csv(cv / "oof_predictions.csv")
+    assert len(oof) == sum(1 for it in training if it["fold"] in (0, 1))
+    assert set(oof["fold"]) == {0, 1}
+    for fold in (0, 1):  # a fold's patients never appear in its own training datalist
+        fold_list = json.loads((cv / f"fold_{fold}" / "datalist.json").read_text())
+        assert not {it["patient"] for it in fold_list["training"]} & {it["patient"] for it in fold_list["testing"]}
+    metrics = json.loads((cv / "metrics.json").read_text())
+    assert metrics["n"] == len(oof)
+    for name in ("accuracy", "f1", "fbeta"):
+        interval = metrics["intervals"][name]
+        assert interval["low"] <= metrics["pooled"][name] <= interval["high"]
+    run = json.loads((cv / "run.json").read_text())
+    assert set(run["thresholds"]) == {"0", "1"} and run["threshold_criterion"] == "f1"
+
+
+def test_predict_writes_a_report_with_risk_over_visits(pipeline):
+    report = json.loads((pipeline["out"] / "report" / "report.json").read_text())
+    assert report["patient_key"].startswith("P-")
+    assert 0.0 <= report["prediction"]["probability_active"] <= 1.0
+    assert report["prediction"]["uncertainty"] >= 0.0
+    assert len(report["visits"]) >= 2 and all(v["probability_active"] is not None for v in report["visits"])
+    assert set(report["explanation"]) >= {"mri_contribution", "edss_contribution"}
+    html = (pipeline["out"] / "report" / "report.html").read_text()
+    assert "not a medical device" in html and report["patient_key"] in html and "data:image/png;base64," in html
+
+
+def test_no_patient_identifier_leaves_the_source_data(pipeline):
+    needles = [s.encode() for s in pipeline["secrets"]]
+    searched = 0
+    for path in pipeline["out"].rglob("*"):
+        if not path.is_file():
+            continue
+        blobs = [path.read_bytes()]
+        if path.suffix == ".zip":
+            with zipfile.ZipFile(path) as zf:
+                blobs += [zf.read(name) for name in zf.namelist()]
+        for blob in blobs:
+            searched += 1
+            for needle in needles:
+                assert needle not in blob, f"{path.relative_to(pipeline['out'])} contains {needle.decode()!r}"
+    assert searched > 50  # logs, TensorBoard events, checkpoints, caches, datalists, reports, NIfTI, zip members
+
+
+def test_secret_key_file_is_owner_only(pipeline):
+    assert (Path(pipeline["key"]).stat().st_mode & 0o777) == 0o600
