@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 # The CPU wheel of torch; an unpinned torch would pull several GB of CUDA on a CPU machine.
 TORCH_SPEC ?= torch==2.13.0
 DEMO_DIR ?= demo
-DEMO_EPOCHS ?= 3
+DEMO_EPOCHS ?= 15
 BUNDLE ?= bundles/ms_activity_pretrained_resnet2d
 
 .PHONY: demo test bench lint clean
