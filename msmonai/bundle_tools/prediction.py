@@ -46,7 +46,7 @@ def patient_observations(dicom_root, clinical_csv, secret: bytes, tolerance_days
         if lv.has_image:
             by_patient[lv.visit.patient_id].append(lv)
     items, visits_by_key, identities = [], {}, {}
-    problems = [e.reason for e in [*clinical_problems, *link_problems]]
+    problems = [e.reason for e in [*clinical_problems, *link_problems] if e.patient_id in (None, *dicom_patients)]
     for patient_id in dicom_patients:
         key = pseudonym(patient_id, secret)
         usable = sorted(by_patient.get(patient_id, []), key=lambda lv: lv.visit.date)
@@ -89,6 +89,8 @@ def predict(
     work = out / "work"
     items, visits_by_key, identities, problems = patient_observations(
         dicom_root, clinical_csv, load_or_create_secret(secret_file), quiet=quiet)
+    for reason in problems:
+        logger.warning("left out: %s", reason)
     write_json(work / "datalist.json", {"testing": items})
     workflow = ConfigWorkflow(
         config_file=[str(bundle / "configs" / "train.json"), str(bundle / "configs" / "inference.json")],
@@ -116,7 +118,8 @@ def predict(
             "visits": _visit_rows(visits, rows),
             "model_card_metrics": {k: v for k, v in (meta.get("eval_metrics") or {}).items() if isinstance(v, (int, float))},
             "generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-            "notes": ["Research use only: a model trained on few patients; not a medical device."] + problems_for(key, problems),
+            "notes": [f"{len(problems)} clinical row(s) or studies of this run were left out; the command output lists why"]
+            if problems else [],
         }
         if show_identity:
             report["patient_id"] = identities[key]
@@ -131,11 +134,6 @@ def predict(
         written.append(target / "report.json")
     workflow.finalize()
     return written
-
-
-def problems_for(key: str, problems: list[str]) -> list[str]:
-    """Notes worth showing in a report (reasons visits were left out; no raw identifiers)."""
-    return [f"{len(problems)} clinical row(s) or studies were left out; see the command output"] if problems else []
 
 
 def _visit_rows(visits, rows) -> list[dict]:
