@@ -81,7 +81,7 @@ def pipeline(tmp_path_factory):
                 "--set", f"spatial_size={json.dumps(TINY_SPATIAL_SIZE)}", "--set", "num_workers=0"]) == 0
     assert cli(["export-bundle", str(bundle), "--out", str(out / "shared.zip"),
                 "--spatial_size", *map(str, TINY_SPATIAL_SIZE)]) == 0
-    return {"src": src, "out": out, "secrets": secrets, "datalist": datalist, "key": key}
+    return {"src": src, "out": out, "secrets": secrets, "datalist": datalist, "key": key, "bundle": bundle}
 
 
 def test_cross_validation_predicts_every_held_out_observation_once(pipeline):
@@ -132,3 +132,26 @@ def test_no_patient_identifier_leaves_the_source_data(pipeline):
 
 def test_secret_key_file_is_owner_only(pipeline):
     assert (Path(pipeline["key"]).stat().st_mode & 0o777) == 0o600
+
+
+def test_concurrent_predict_calls_on_one_bundle_agree(pipeline):
+    """Four `msmonai predict` processes at once on the same bundle: all finish, each output complete and identical."""
+    import subprocess
+    import sys
+
+    patient_dir = sorted((pipeline["src"] / "dicom").iterdir())[0]
+    outs = [pipeline["out"] / f"concurrent_{i}" for i in range(4)]
+    procs = [subprocess.Popen([sys.executable, "-m", "msmonai.cli", "predict", "--bundle", str(pipeline["bundle"]),
+                               "--dicom", str(patient_dir), "--clinical", str(pipeline["src"] / "clinical.csv"),
+                               "--out", str(out), "--secret-file", pipeline["key"], "--mc_samples", "0", "--no-explain",
+                               "--quiet", "--set", f"spatial_size={json.dumps(TINY_SPATIAL_SIZE)}", "--set", "num_workers=0"],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT) for out in outs]
+    for proc in procs:
+        output, _ = proc.communicate(timeout=600)
+        assert proc.returncode == 0, output.decode()[-2000:]
+    reports = [json.loads((out / "report.json").read_text()) for out in outs]
+    first = json.loads((pipeline["out"] / "report" / "report.json").read_text())
+    for report in reports:
+        assert report["patient_key"] == first["patient_key"]
+        assert report["prediction"]["probability_active"] == pytest.approx(first["prediction"]["probability_active"], abs=1e-6)
+        assert (report["visits"] and all(v["probability_active"] is not None for v in report["visits"]))
