@@ -86,7 +86,8 @@ def measure_scaling(cohort: Cohort, work: Path, counts: Sequence[int] = (1, 10, 
                   secret_file=cohort.secret, overrides={"ckpt_path": str(checkpoint)}, mc_samples=0, explain=False)[0]
             for run in range(runs)]))
     studies = [s for _, s in folders]
-    common = f"First 1/10/50 patients of a {cohort.root.name.split('_')[-1]}-patient demo cohort ({'/'.join(map(str, studies))} studies), full size, CPU."
+    common = (f"First {'/'.join(map(str, counts))} patients of the {cohort.root.name.split('_')[-1]}-patient demo "
+              f"cohort ({'/'.join(map(str, studies))} studies), full size, CPU.")
     return [
         scaling_row("ingestion", counts, studies, ingestion, runs,
                     f"{common} scan_dicom + T1 choice + linking (patient_observations), then the preset on every "

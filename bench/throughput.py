@@ -92,10 +92,11 @@ def measure_throughput(architecture: str, items: Sequence[dict], volumes, work: 
         met=overhead <= 0.10,
         runs=f"median of {len(counts)} paired iterations",
         notes=(f"Full size, CPU fp32, batch {batch_size}, {sum(counts)} visit volumes in {len(counts)} measured "
-               f"iterations after 1 warm-up. {note} Bundle: SupervisedTrainer from train.json (DataLoader from the "
-               "in-memory cache, 2 workers; SequenceBatch with the noise augmentation; StatsHandler, TensorBoard, "
-               "ProgressBar), validation disabled. Plain: zero_grad, forward, loss, backward, step on the same batch "
-               "as plain tensors, interleaved with the workflow's iterations. Volumes/s = all volumes / all seconds."),
+               f"iterations after 1 warm-up. {note + ' ' if note else ''}Bundle: SupervisedTrainer from train.json "
+               "(DataLoader from the in-memory cache, 2 workers; SequenceBatch with the noise augmentation; "
+               "StatsHandler, TensorBoard, ProgressBar), validation disabled. Plain: zero_grad, forward, loss, "
+               "backward, step on the same batch as plain tensors, interleaved with the workflow's iterations. "
+               "Volumes/s = all volumes / all seconds."),
         values={"volumes": counts, "bundle_s": bundle_s, "plain_s": plain_s, "bundle_volumes_per_s": bundle,
                 "plain_volumes_per_s": plain, "overhead": overhead},
     )
