@@ -2,7 +2,7 @@
 # three bundles. Build:  docker build -t msmonai .     Run: see docs/deployment.md, e.g.
 #   docker run --gpus all --shm-size 8g -v /srv/ms:/data -w /opt/msmonai/bundles/ms_activity_resnet3d msmonai \
 #       run --config_file "['configs/train.json']" --bundle_root /data/runs/resnet3d
-# The base image's torch (2.8.0, CUDA 12.8) satisfies setup.cfg's torch>=2.4 and monai 1.6's torch>=2.8.
+# The base image's torch (2.8.0, CUDA 12.8) satisfies setup.cfg's torch>=2.8 and monai 1.6's torch>=2.8.
 FROM pytorch/pytorch:2.8.0-cuda12.8-cudnn9-runtime
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
