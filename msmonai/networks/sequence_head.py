@@ -118,14 +118,19 @@ class VisitSequenceNetwork(nn.Module):
             raise ValueError(f"features {features.shape} and edss {edss.shape} disagree on [B, T]")
         return self.head(features, edss, lengths)
 
-    def forward(self, image: torch.Tensor, edss: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """``image [B, T, 1, D, H, W]``, ``edss [B, T, E]``, ``lengths [B]`` int64 -> logits ``[B, C]``."""
+    @torch.jit.export
+    def visit_features(self, image: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """Encode the real visits only: ``image [B, T, 1, D, H, W]``, ``lengths [B]`` -> ``[B, T, F]`` (zeros after each length)."""
         if image.dim() != 6:
             raise ValueError(f"image must have shape [B, T, 1, D, H, W], got {image.shape}")
         batch, max_visits = image.shape[0], image.shape[1]
-        lengths = lengths.to(image.device)
-        real = real_visit_mask(lengths, batch, max_visits)  # [B, T]
+        real = real_visit_mask(lengths.to(image.device), batch, max_visits)  # [B, T]
         encoded = self.encode(image[real])  # [N_real, F]
         features = encoded.new_zeros((batch, max_visits, encoded.shape[1]))
         features[real] = encoded
-        return self.classify(features, edss, lengths)
+        return features
+
+    def forward(self, image: torch.Tensor, edss: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``image [B, T, 1, D, H, W]``, ``edss [B, T, E]``, ``lengths [B]`` int64 -> logits ``[B, C]``."""
+        lengths = lengths.to(image.device)
+        return self.classify(self.visit_features(image, lengths), edss, lengths)
