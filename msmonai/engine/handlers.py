@@ -165,7 +165,6 @@ class PredictionWriter:
         metrics: also write metrics and figures (needs labels).
         mc_samples: Monte-Carlo dropout passes per observation for the uncertainty (0: none).
         model_name: shown in figure titles.
-        fold: the held-out fold these predictions belong to (cross-validation), else None.
     """
 
     def __init__(
@@ -175,14 +174,12 @@ class PredictionWriter:
         metrics: bool = False,
         mc_samples: int = 0,
         model_name: str = "model",
-        fold: int | None = None,
     ) -> None:
         self.output_dir = Path(output_dir)
         self.threshold = float(threshold)
         self.metrics = metrics
         self.mc_samples = int(mc_samples)
         self.model_name = model_name
-        self.fold = fold
         self.rows: list[dict] = []
 
     def attach(self, engine: Engine) -> None:
@@ -200,7 +197,7 @@ class PredictionWriter:
             self.rows.append(
                 {
                     "patient": patient,
-                    "fold": self.fold,
+                    "fold": None,  # filled in by cross-validation, which knows the held-out fold
                     "last_visit_date": batch["last_visit_date"][i],
                     "probability_active": float(prob[i]),
                     "prediction": int(apply_threshold(float(prob[i]), self.threshold)),
