@@ -46,6 +46,7 @@ def measure_data_path(cohort: Cohort, runs: int = 3, cached_passes: int = 3) -> 
         with counting_decodes() as decodes:
             start = time.perf_counter()
             loader = workflow.parser.get_parsed_content("train#dataloader")
+            workers = loader.num_workers
             volumes_delivered = one_pass(loader)
             first.append(time.perf_counter() - start)
             decodes_first.append(decodes.value)
@@ -65,8 +66,9 @@ def measure_data_path(cohort: Cohort, runs: int = 3, cached_passes: int = 3) -> 
         met=ratio >= 20 and exact,
         runs=f"median of {runs} runs (epoch 2: {runs} x {cached_passes} passes)",
         notes=(f"The PretrainedResNet2D bundle's train#dataloader (all three bundles share the data config): "
-               f"{volumes_delivered} visit volumes per epoch in batches of 4, num_workers 2, in-memory cache "
-               "(MONAI CacheDataset, 2 threads). Epoch 1 = instantiating train#volumes (decodes) + one DataLoader pass; "
+               f"{volumes_delivered} visit volumes per epoch in batches of 4, num_workers {workers} (the bundle's "
+               "default here), in-memory float16 cache (MONAI CacheDataset, 2 threads). Epoch 1 = instantiating "
+               "train#volumes (decodes) + one DataLoader pass; "
                "epoch 2 = a further pass. No network computation. Decodes = calls of DicomSeriesReader.get_data, "
                "counted across processes."),
         values={"epoch1_s": first, "epoch2_s": cached, "decodes_epoch1": decodes_first,

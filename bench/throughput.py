@@ -30,8 +30,8 @@ class PlainStep:
         self.optimizer = type(optimizer)(self.network.parameters(), **optimizer.defaults)
 
     def __call__(self, batch: dict) -> float:
-        """Seconds of one step on ``batch`` (``image``/``edss`` as plain tensors)."""
-        image, edss = batch["image"].as_subclass(torch.Tensor), batch["edss"].as_subclass(torch.Tensor)
+        """Seconds of one step on ``batch`` (``image``/``edss`` as plain float32 tensors, converted before timing)."""
+        image, edss = batch["image"].as_subclass(torch.Tensor).float(), batch["edss"].as_subclass(torch.Tensor)
         start = time.perf_counter()
         self.optimizer.zero_grad(set_to_none=True)
         self.loss_function(self.network(image, edss, batch["length"]), batch["label"]).backward()

@@ -102,6 +102,7 @@ def predict(
     network = workflow.parser.get_parsed_content("network").eval()
     dataset = workflow.parser.get_parsed_content("validate#dataset")
     device = workflow.parser.get_parsed_content("device")
+    prepare_batch = workflow.parser.get_parsed_content("validate#prepare_batch")
     predictions = read_predictions(work / "predictions.csv")
     meta = json.loads((bundle / "configs" / "metadata.json").read_text())
     written = []
@@ -127,7 +128,7 @@ def predict(
         if explain:
             index = max(i for i, item in enumerate(items) if item["patient"] == key)
             batch = collate_sequences([dataset[index]])
-            images, report["explanation"] = _explain(network, batch, device)
+            images, report["explanation"] = _explain(network, prepare_batch(batch, device))
         target = out / key if len(visits_by_key) > 1 else out
         write_json(target / "report.json", report)
         write_text(target / "report.html", render_report_html(report, images))
@@ -150,10 +151,11 @@ def _visit_rows(visits, rows) -> list[dict]:
     return out
 
 
-def _explain(network, batch: dict, device) -> tuple[dict, dict]:
+def _explain(network, inputs: tuple) -> tuple[dict, dict]:
+    """Explanations of one observation, ``inputs`` as the workflow's ``prepare_batch`` gives them."""
     from msmonai.evaluation.explanations import modality_contributions, saliency_montage, visit_saliency
 
-    image, edss, lengths = batch["image"].to(device), batch["edss"].to(device), batch["length"]
+    image, _, (edss, lengths), _ = inputs
     contributions = modality_contributions(network, image, edss, lengths)
     last = int(lengths[0]) - 1
     saliency = visit_saliency(network, image, edss, lengths, visit=last)

@@ -1,4 +1,4 @@
-"""``prepare_batch`` for MONAI's ignite workflows: moves a collated batch to the device and, during
+"""``prepare_batch`` for MONAI's ignite workflows: moves a collated batch to the device as float32 and, during
 training only, applies the paper's augmentation (Gaussian noise on 20 % of active-class visit volumes)."""
 
 from __future__ import annotations
@@ -22,7 +22,8 @@ class SequenceBatch:
         self.channels_last = channels_last
 
     def __call__(self, batchdata: dict, device: torch.device | str | None = None, non_blocking: bool = False, **_):
-        image = batchdata["image"].to(device=device, non_blocking=non_blocking)
+        # the cache's float16 travels to the device (half the transfer) and becomes float32 there
+        image = batchdata["image"].to(device=device, non_blocking=non_blocking).float()
         label = batchdata["label"].to(device=device, non_blocking=non_blocking)
         edss = batchdata["edss"].to(device=device, non_blocking=non_blocking)
         lengths = batchdata["length"]  # stays on the CPU: pack_padded_sequence wants CPU lengths
@@ -36,11 +37,12 @@ class SequenceBatch:
     def augment(self, image: torch.Tensor, label: torch.Tensor) -> torch.Tensor:
         """Add N(0, noise_std) to each visit volume of active observations with probability ``noise_prob``.
 
-        ``image`` ``[B, T, 1, D, H, W]``; padded visits may receive noise too, which the networks ignore.
+        ``image`` ``[B, T, 1, D, H, W]`` float; padded visits may receive noise too, which the networks ignore.
+        Noise is drawn for the chosen volumes only.
         """
         b, t = image.shape[:2]
         chosen = (torch.rand(b, t, device=image.device) < self.noise_prob) & (label.view(b, 1) == 1)
         if not chosen.any():
             return image
-        noise = torch.randn_like(image) * self.noise_std
-        return image + noise * chosen.view(b, t, 1, 1, 1, 1).to(image.dtype)
+        noise = torch.randn((int(chosen.sum()), *image.shape[2:]), device=image.device) * self.noise_std
+        return image.index_put((chosen,), image[chosen] + noise)

@@ -52,7 +52,7 @@ class VisitFeatures:
         with eval_mode(self.network):
             for start in range(0, len(files), self.batch_size):
                 batch = torch.stack([self.volumes.volume(f) for f in files[start : start + self.batch_size]])
-                chunks.append(self.network.encode(batch.to(device)).float().cpu())
+                chunks.append(self.network.encode(batch.to(device, torch.float32)).float().cpu())
         return torch.cat(chunks)
 
     def volume(self, image: Sequence[str]) -> torch.Tensor:

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from msmonai.engine import SequenceBatch, VisitSequenceDataset, VisitVolumes, collate_sequences, load_datalist, select_fold
+from msmonai.engine.dataset import CACHE_DTYPE
 from msmonai.errors import UserError
 from msmonai.transforms import preprocessing_transforms
 
@@ -42,6 +43,17 @@ def test_each_distinct_visit_is_decoded_once(tiny_datalist, monkeypatch):
     assert len(decoded) == len(distinct)  # visits shared by observations and epochs never decoded again
 
 
+def test_cached_volumes_are_the_preset_output_in_the_storage_type(tiny_datalist):
+    items = load_datalist(tiny_datalist)[:2]
+    volumes = VisitVolumes(items, preprocessing_transforms(SIZE), progress=False)
+    for visit in items[1]["visits"]:
+        cached = volumes.volume(visit["image"])
+        exact = preprocessing_transforms(SIZE)({"image": visit["image"]})["image"].as_subclass(torch.Tensor)
+        assert cached.dtype == CACHE_DTYPE and type(cached) is torch.Tensor
+        assert exact.max() > 128  # float16 spacing is 0.125 in [128, 256): rounding error <= 0.0625
+        assert torch.allclose(cached.float(), exact, rtol=0, atol=0.0625)
+
+
 def test_disk_cache_is_keyed_by_content_and_rebuilds_corrupt_entries(tiny_datalist, tmp_path):
     source = tiny_datalist.parent
     copy = tmp_path / "cohort"
@@ -75,6 +87,7 @@ def test_collate_pads_after_each_sequence_and_keeps_lengths():
 
     batch = collate_sequences([obs(1, 0), obs(3, 1)])
     assert batch["image"].shape == (2, 3, 1, 2, 3, 3) and batch["edss"].shape == (2, 3, 8)
+    assert batch["image"].dtype == torch.float32 and batch["edss"].dtype == torch.float32
     assert batch["length"].tolist() == [1, 3] and batch["label"].tolist() == [0, 1]
     assert batch["image"][0, 1:].abs().sum() == 0 and batch["image"][1].min() == 1
 
@@ -90,5 +103,8 @@ def test_noise_augmentation_touches_only_active_observations():
     fraction = noisy[label == 1].float().mean().item()
     assert 0.08 < fraction < 0.35  # 20 % of 64 active visit volumes, binomial spread
     assert torch.equal(target, label) and kwargs == {}
+    assert image.abs().sum() == 0  # the input batch is left unchanged
     clean, *_ = SequenceBatch()(batch, "cpu")
     assert torch.equal(clean, image)
+    half, *_ = SequenceBatch()(dict(batch, image=image.half()), "cpu")
+    assert half.dtype == torch.float32 and torch.equal(half, image)

@@ -46,7 +46,7 @@ def test_each_distinct_visit_is_encoded_once_in_batches(cohort):
     assert calls == [5] * (len(volumes) // 5) + ([len(volumes) % 5] if len(volumes) % 5 else [])
     visit = items[3]["visits"][-1]["image"]
     with torch.no_grad():
-        expected = network.eval().encode(volumes.volume(visit)[None])[0]
+        expected = network.eval().encode(volumes.volume(visit)[None].float())[0]
     assert torch.allclose(dataset[3]["features"][-1], expected, atol=1e-5)
 
 
@@ -58,7 +58,7 @@ def test_features_use_the_weights_loaded_after_the_dataset_was_built(cohort):
     trained = frozen_network(seed=1)
     network.load_state_dict(trained.state_dict())
     with torch.no_grad():
-        expected = trained.eval().encode(volumes.volume(items[0]["visits"][0]["image"])[None])[0]
+        expected = trained.eval().encode(volumes.volume(items[0]["visits"][0]["image"])[None].float())[0]
     assert torch.allclose(dataset[0]["features"][0], expected, atol=1e-5)
 
 
@@ -76,7 +76,7 @@ def test_wrapper_logits_equal_the_full_network_and_its_state_dict_is_the_network
     assert images["length"].tolist() == features["length"].tolist() and len(set(features["length"].tolist())) > 1
     args = FeatureBatch()(features, device="cpu")
     with torch.no_grad():
-        full = network.eval()(images["image"], images["edss"], images["length"])
+        full = network.eval()(images["image"].float(), images["edss"], images["length"])
         fast = wrapper(args[0], *args[2])
     assert torch.allclose(fast, full, atol=1e-5)
 
