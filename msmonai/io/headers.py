@@ -2,7 +2,8 @@
 
 Scanning reads headers only: ``pydicom.dcmread(defer_size=...)`` parses every element but leaves large values
 (the pixel data) on disk, which also tells where the pixel data ends, so truncated files are caught without
-decoding anything.
+decoding anything. The checks and the geometry read raw element bytes (:mod:`msmonai.io.elements`); the
+reader, which needs only a :class:`SlicePlacement`, converts nothing else.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ from pydicom.pixels import get_decoder
 from pydicom.uid import UID
 
 from msmonai.io.classify import Acquisition
+from msmonai.io.elements import numbers, text, unsigned
 
 HEADER_DEFER_BYTES = 1024  # element values larger than this stay on disk while scanning
-_PIXEL_DATA_TAG = 0x7FE00010
+PIXEL_DATA_TAG = 0x7FE00010
 _UNDEFINED_LENGTH = 0xFFFFFFFF
 _DICOMDIR_CLASS = "1.2.840.10008.1.3.10"
 _MULTIFRAME_MR_CLASSES = {
@@ -29,10 +31,11 @@ _MULTIFRAME_MR_CLASSES = {
     "1.2.840.10008.5.1.4.1.1.4.3",  # Enhanced MR Color Image Storage
     "1.2.840.10008.5.1.4.1.1.4.4",  # Legacy Converted Enhanced MR Image Storage
 }
-_REQUIRED = (
+_REQUIRED_STRINGS = (
     "PatientID", "StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID",
-    "ImageOrientationPatient", "ImagePositionPatient", "PixelSpacing", "Rows", "Columns",
+    "ImageOrientationPatient", "ImagePositionPatient", "PixelSpacing",
 )
+_REQUIRED_NUMBERS = ("Rows", "Columns")
 
 
 class UnusableFile(Exception):
@@ -40,20 +43,26 @@ class UnusableFile(Exception):
 
 
 @dataclass(frozen=True)
-class SliceHeader:
-    """What grouping, sorting, classification and volume building need from one single-frame MR slice."""
+class SlicePlacement:
+    """Where one single-frame MR slice belongs: its series and what stacking it into a volume needs."""
 
     path: Path
-    patient_id: str
-    study_uid: str
-    study_date: datetime.date | None
     series_uid: str
-    series_number: int | None
-    sop_uid: str
     iop: tuple[float, ...]  # ImageOrientationPatient, 6 values
     ipp: tuple[float, ...]  # ImagePositionPatient, 3 values (mm)
     pixel_spacing: tuple[float, ...]  # (row spacing, column spacing) mm
     shape: tuple[int, int]  # (Rows, Columns)
+
+
+@dataclass(frozen=True)
+class SliceHeader(SlicePlacement):
+    """A slice's placement plus what grouping, classification and the T1 choice need."""
+
+    patient_id: str
+    study_uid: str
+    study_date: datetime.date | None
+    series_number: int | None
+    sop_uid: str
     acquisition: Acquisition
 
 
@@ -64,7 +73,7 @@ def read_header(path: Path) -> SliceHeader:
         UnusableFile: empty, unreadable, not DICOM, truncated, or not a usable MR slice (see ``check_dataset``).
     """
     ds = open_dataset(path, headers_only=True)
-    pixels = ds.get_item(_PIXEL_DATA_TAG, keep_deferred=True)
+    pixels = ds.get_item(PIXEL_DATA_TAG, keep_deferred=True)
     if pixels is not None and pixels.length != _UNDEFINED_LENGTH:
         present = path.stat().st_size - pixels.value_tell
         if present < pixels.length:
@@ -93,72 +102,86 @@ def open_dataset(path: Path, headers_only: bool) -> Dataset:
         raise UnusableFile(f"corrupt DICOM header: {one_line(err)}") from None
 
 
-def header_from_dataset(ds: Dataset, path: Path) -> SliceHeader:
-    """Check that ``ds`` is a decodable single-frame grayscale MR slice and extract its :class:`SliceHeader`.
+def placement_from_dataset(ds: Dataset, path: Path) -> SlicePlacement:
+    """Check that ``ds`` is a decodable single-frame grayscale MR slice and extract its :class:`SlicePlacement`.
 
     Raises:
         UnusableFile: DICOMDIR, no pixel data (SR, RT plan, presentation state) or truncated pixel data,
             non-MR modality, enhanced multi-frame MR, colour image, no decoder for the transfer syntax,
-            or missing identifying/geometry attributes.
+            or missing or invalid identifying/geometry attributes.
     """
     check_dataset(ds)
     try:
-        return SliceHeader(
+        return SlicePlacement(
             path=path,
-            patient_id=sys.intern(str(ds.PatientID).strip()),
-            study_uid=sys.intern(str(ds.StudyInstanceUID)),
-            study_date=_parse_date(ds.get("StudyDate")),
-            series_uid=sys.intern(str(ds.SeriesInstanceUID)),
-            series_number=_optional_int(ds.get("SeriesNumber")),
-            sop_uid=str(ds.SOPInstanceUID),
-            iop=tuple(float(v) for v in ds.ImageOrientationPatient),
-            ipp=tuple(float(v) for v in ds.ImagePositionPatient),
-            pixel_spacing=tuple(float(v) for v in ds.PixelSpacing),
-            shape=(int(ds.Rows), int(ds.Columns)),
-            acquisition=Acquisition(
-                description=str(ds.get("SeriesDescription", "") or ""),
-                protocol=str(ds.get("ProtocolName", "") or ""),
-                image_type=_strings(ds.get("ImageType")),
-                scanning_sequence=_strings(ds.get("ScanningSequence")),
-                sequence_variant=_strings(ds.get("SequenceVariant")),
-                tr=_optional_float(ds.get("RepetitionTime")),
-                te=_optional_float(ds.get("EchoTime")),
-                ti=_optional_float(ds.get("InversionTime")),
-                contrast_agent=str(ds.get("ContrastBolusAgent", "") or ""),
-            ),
+            series_uid=sys.intern(text(ds, "SeriesInstanceUID")),
+            iop=numbers(ds, "ImageOrientationPatient"),
+            ipp=numbers(ds, "ImagePositionPatient"),
+            pixel_spacing=numbers(ds, "PixelSpacing"),
+            shape=(unsigned(ds, "Rows"), unsigned(ds, "Columns")),
         )
     except (ValueError, TypeError) as err:
         raise UnusableFile(f"invalid geometry attribute: {one_line(err)}") from None
 
 
+def header_from_dataset(ds: Dataset, path: Path) -> SliceHeader:
+    """Check ``ds`` like :func:`placement_from_dataset` and extract its full :class:`SliceHeader`.
+
+    Raises:
+        UnusableFile: as :func:`placement_from_dataset`.
+    """
+    placement = placement_from_dataset(ds, path)
+    return SliceHeader(
+        **vars(placement),
+        patient_id=sys.intern(str(ds.PatientID).strip()),
+        study_uid=sys.intern(text(ds, "StudyInstanceUID")),
+        study_date=_parse_date(ds.get("StudyDate")),
+        series_number=_optional_int(ds.get("SeriesNumber")),
+        sop_uid=text(ds, "SOPInstanceUID"),
+        acquisition=Acquisition(
+            description=str(ds.get("SeriesDescription", "") or ""),
+            protocol=str(ds.get("ProtocolName", "") or ""),
+            image_type=_strings(ds.get("ImageType")),
+            scanning_sequence=_strings(ds.get("ScanningSequence")),
+            sequence_variant=_strings(ds.get("SequenceVariant")),
+            tr=_optional_float(ds.get("RepetitionTime")),
+            te=_optional_float(ds.get("EchoTime")),
+            ti=_optional_float(ds.get("InversionTime")),
+            contrast_agent=str(ds.get("ContrastBolusAgent", "") or ""),
+        ),
+    )
+
+
 def check_dataset(ds: Dataset) -> None:
     """Raise :class:`UnusableFile` unless ``ds`` is a decodable single-frame grayscale MR slice with geometry."""
-    sop_class = UID(str(ds.get("SOPClassUID", "") or ds.file_meta.get("MediaStorageSOPClassUID", "")))
+    sop_class = UID(text(ds, "SOPClassUID") or str(ds.file_meta.get("MediaStorageSOPClassUID", "")))
     if sop_class == _DICOMDIR_CLASS:
         raise UnusableFile("DICOMDIR index, not an image (the files it lists are scanned directly)")
-    if _PIXEL_DATA_TAG not in ds:
+    if PIXEL_DATA_TAG not in ds:
         if not sop_class:
             raise UnusableFile("truncated file: no SOP class and no pixel data after the file meta header")
         if sop_class.keyword.endswith("ImageStorage"):
             raise UnusableFile(f"truncated file: no complete pixel data ({sop_class.name})")
         raise UnusableFile(f"no pixel data ({sop_class.name}): not an image")
-    photometric = str(ds.get("PhotometricInterpretation", ""))
-    modality = str(ds.get("Modality", "") or "missing")
+    photometric = text(ds, "PhotometricInterpretation")
+    modality = text(ds, "Modality") or "missing"
     if modality != "MR":
         raise UnusableFile(f"not an MR image: modality {modality} ({sop_class.name}, {photometric})")
-    if sop_class in _MULTIFRAME_MR_CLASSES or int(ds.get("NumberOfFrames", 1) or 1) > 1:
+    frames = text(ds, "NumberOfFrames")
+    if sop_class in _MULTIFRAME_MR_CLASSES or float(frames or 1) > 1:
         raise UnusableFile(
-            f"enhanced multi-frame MR ({ds.get('NumberOfFrames', '?')} frames, {sop_class.name}) is not supported:"
+            f"enhanced multi-frame MR ({frames or '?'} frames, {sop_class.name}) is not supported:"
             " export the series as classic single-frame MR images"
         )
-    if int(ds.get("SamplesPerPixel", 1)) != 1 or not photometric.startswith("MONOCHROME"):
+    if unsigned(ds, "SamplesPerPixel") not in (None, 1) or not photometric.startswith("MONOCHROME"):
         raise UnusableFile(f"colour image ({photometric}), not a grayscale MR slice")
     syntax = ds.file_meta.get("TransferSyntaxUID")
     if syntax is not None and syntax.is_compressed:
         missing = _missing_decoder(syntax)
         if missing:
             raise UnusableFile(f"cannot decode transfer syntax {syntax.name} ({syntax}): {missing}")
-    absent = [keyword for keyword in _REQUIRED if ds.get(keyword) in (None, "")]
+    absent = [keyword for keyword in _REQUIRED_STRINGS if not text(ds, keyword)]
+    absent += [keyword for keyword in _REQUIRED_NUMBERS if unsigned(ds, keyword) is None]
     if absent:
         raise UnusableFile(f"missing {', '.join(absent)}")
 

@@ -2,7 +2,8 @@
 
 MONAI's own readers do not fit: ``ITKReader(reverse_indexing=True)`` does not update the affine for the reversed
 axes, and ``PydicomReader`` reads a list of files as separate images (and sorts a folder by InstanceNumber).
-Decoding is pydicom's (pylibjpeg plugins for JPEG / JPEG 2000, native RLE).
+Each file is read once; only the elements checking, sorting and decoding need are parsed from it
+(:func:`msmonai.io.headers.placement_from_dataset`, :mod:`msmonai.io.pixels`).
 
 Use::
 
@@ -26,11 +27,11 @@ from monai.data import ImageReader
 from monai.data.utils import affine_to_spacing
 from monai.utils import MetaKeys, SpaceKeys, ensure_tuple
 from pydicom.dataset import Dataset
-from pydicom.pixels import apply_modality_lut
 
 from msmonai.errors import UserError
 from msmonai.io.geometry import StackError, ras_affine, stack_order
-from msmonai.io.headers import SliceHeader, UnusableFile, header_from_dataset, one_line, open_dataset
+from msmonai.io.headers import SlicePlacement, UnusableFile, open_dataset, placement_from_dataset
+from msmonai.io.pixels import decode_slice
 
 
 class DicomSeriesReader(ImageReader):
@@ -56,9 +57,11 @@ class DicomSeriesReader(ImageReader):
             UserError: naming the file (unreadable, not a usable MR slice, no decoder for its transfer syntax)
                 or the series (several series, fewer than 2 slices, mixed orientations, duplicate positions...).
         """
-        datasets, headers = _read_sorted(_series_paths(img))
-        volume = np.stack([_decode(ds, header.path) for ds, header in zip(datasets, headers)])
-        affine = ras_affine(headers)
+        datasets, slices = _read_sorted(_series_paths(img))
+        volume = np.empty((len(slices), *slices[0].shape), np.float32)
+        for ds, placement, out in zip(datasets, slices, volume):
+            decode_slice(ds, placement.path, out)
+        affine = ras_affine(slices)
         meta = {
             MetaKeys.AFFINE: affine,
             MetaKeys.ORIGINAL_AFFINE: affine.copy(),
@@ -66,29 +69,29 @@ class DicomSeriesReader(ImageReader):
             MetaKeys.SPACE: SpaceKeys.RAS,
             MetaKeys.ORIGINAL_CHANNEL_DIM: "no_channel",
             "spacing": affine_to_spacing(affine, r=3),
-            "series_uid": headers[0].series_uid,
+            "series_uid": slices[0].series_uid,
         }
         return volume, meta
 
 
-def _read_sorted(paths: list[Path]) -> tuple[list[Dataset], list[SliceHeader]]:
-    """Datasets and headers of one series' files, sorted along the slice normal (UserError if not one volume)."""
-    datasets, headers = [], []
+def _read_sorted(paths: list[Path]) -> tuple[list[Dataset], list[SlicePlacement]]:
+    """Datasets and placements of one series' files, sorted along the slice normal (UserError if not one volume)."""
+    datasets, slices = [], []
     for path in paths:
         try:
             ds = open_dataset(path, headers_only=False)
-            headers.append(header_from_dataset(ds, path))
+            slices.append(placement_from_dataset(ds, path))
         except UnusableFile as err:
             raise UserError(f"{path}: {err}") from None
         datasets.append(ds)
-    series_uids = sorted({h.series_uid for h in headers})
+    series_uids = sorted({s.series_uid for s in slices})
     if len(series_uids) > 1:
         raise UserError(f"{paths[0].parent}: files of {len(series_uids)} series given, expected one series")
     try:
-        order = stack_order(headers)
+        order = stack_order(slices)
     except StackError as err:
         raise UserError(f"{paths[0].parent}: series {series_uids[0]}: {err}") from None
-    return [datasets[i] for i in order], [headers[i] for i in order]
+    return [datasets[i] for i in order], [slices[i] for i in order]
 
 
 def _series_paths(paths: list[Path]) -> list[Path]:
@@ -102,12 +105,3 @@ def _series_paths(paths: list[Path]) -> list[Path]:
         raise UserError(f"{folders[0]}: a folder among the files; give the files of one series or a single folder")
     return paths
 
-
-def _decode(ds: Dataset, path: Path) -> np.ndarray:
-    """Pixel values ``[H, W]`` float32 after the modality LUT (RescaleSlope / RescaleIntercept)."""
-    try:
-        stored = ds.pixel_array
-    except Exception as err:  # pydicom/pylibjpeg raise many types for corrupt or short pixel data
-        syntax = getattr(ds.file_meta.get("TransferSyntaxUID"), "name", "no transfer syntax")
-        raise UserError(f"{path}: cannot decode pixel data ({syntax}): {one_line(err)}") from None
-    return np.asarray(apply_modality_lut(stored, ds), dtype=np.float32)
