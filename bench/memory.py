@@ -65,6 +65,7 @@ def measure_peak_rss(architecture: str, cohort: Cohort, work: Path, runs: int = 
         runs=f"median of {runs} runs",
         notes=(f"python -m monai.bundle run of train.json, CPU fp32, full size, batch {DEFAULT_BATCH} of the demo "
                f"cohort's {DEFAULT_BATCH} longest observations ({visits} visit volumes: the largest batch it can make), "
-               "1 epoch with validation, in-memory cache, 2 DataLoader workers; GB = 10^9 bytes."),
+               "1 epoch with validation, in-memory cache, the bundle's CPU defaults (no DataLoader workers; "
+               "activation checkpointing for the 3D networks, row '5 ... checkpointing'); GB = 10^9 bytes."),
         values={"peak_rss_bytes": peaks, "visit_volumes_in_batch": visits},
     )

@@ -28,6 +28,7 @@ ARCHITECTURES = ("PretrainedResNet2D", "ResNet3D", "ResNeXt3D")
 
 def measurements(work: Path, runs: int) -> list[tuple[str, Callable[[], list[Row]]]]:
     """The measurements in the order they run, each a (label, thunk returning rows)."""
+    from bench.checkpointing import measure_checkpointing
     from bench.data_path import measure_data_path
     from bench.frozen import measure_frozen
     from bench.inference import measure_latency, measure_predict_command
@@ -71,6 +72,8 @@ def measurements(work: Path, runs: int) -> list[tuple[str, Callable[[], list[Row
     plan += [(f"4 latency {a}", lambda a=a: [measure_latency(a, cohort, runs=runs)]) for a in ARCHITECTURES]
     plan += [("4 predict command", lambda: [measure_predict_command(cohort, work, runs=runs)])]
     plan += [(f"5 peak RSS {a}", lambda a=a: [measure_peak_rss(a, cohort, work)]) for a in ARCHITECTURES]
+    plan += [(f"5 checkpointing {a}", lambda a=a: [measure_checkpointing(a, runs=min(runs, 2))])
+             for a in ("ResNet3D", "ResNeXt3D")]
     plan += [("F frozen-backbone fast path", frozen),
              ("6 scaling (50-patient cohort)", lambda: measure_scaling(demo_cohort(work, 50, manifest=False), work, runs=runs))]
     return plan

@@ -40,12 +40,13 @@ class PlainStep:
 
 
 def interleaved_iterations(architecture: str, items: Sequence[dict], volumes, work: Path, datalist: Path,
-                           batch_size: int, iterations: int) -> tuple[list[float], list[float], list[int]]:
+                           batch_size: int, iterations: int) -> tuple[list[float], list[float], list[int], int]:
     """``iterations`` + 1 workflow iterations (validation off), each followed by a plain step on its batch.
 
     Returns per measured iteration (the first is warm-up): the workflow's seconds (from the end of the previous
     iteration's plain step to this ``ITERATION_COMPLETED``: data loading, prepare_batch with its augmentation,
-    the step and the handlers), the plain step's seconds, and the number of visit volumes in the batch.
+    the step and the handlers), the plain step's seconds, and the number of visit volumes in the batch; and the
+    workflow's DataLoader worker count.
     """
     from ignite.engine import Events
 
@@ -72,13 +73,13 @@ def interleaved_iterations(architecture: str, items: Sequence[dict], volumes, wo
     trainer.add_event_handler(Events.ITERATION_COMPLETED, pair)
     last[0] = time.perf_counter()
     workflow.run()
-    return bundle_s[1:], plain_s[1:], counts[1:]
+    return bundle_s[1:], plain_s[1:], counts[1:], parsed("train#dataloader").num_workers
 
 
 def measure_throughput(architecture: str, items: Sequence[dict], volumes, work: Path, datalist: Path,
                        batch_size: int = 4, iterations: int = 4, note: str = "") -> Row:
     """Volumes/s of each arm over all measured iterations; overhead = median over iterations of bundle / plain - 1."""
-    bundle_s, plain_s, counts = interleaved_iterations(architecture, items, volumes, work, datalist, batch_size, iterations)
+    bundle_s, plain_s, counts, workers = interleaved_iterations(architecture, items, volumes, work, datalist, batch_size, iterations)
     overhead = median([b / p for b, p in zip(bundle_s, plain_s)]) - 1.0
     bundle, plain = sum(counts) / sum(bundle_s), sum(counts) / sum(plain_s)
     return Row(
@@ -93,7 +94,7 @@ def measure_throughput(architecture: str, items: Sequence[dict], volumes, work: 
         runs=f"median of {len(counts)} paired iterations",
         notes=(f"Full size, CPU fp32, batch {batch_size}, {sum(counts)} visit volumes in {len(counts)} measured "
                f"iterations after 1 warm-up. {note + ' ' if note else ''}Bundle: SupervisedTrainer from train.json "
-               "(DataLoader from the in-memory cache, 2 workers; SequenceBatch with the noise augmentation; "
+               f"(DataLoader from the in-memory cache, {workers} workers; SequenceBatch with the noise augmentation; "
                "StatsHandler, TensorBoard, ProgressBar), validation disabled. Plain: zero_grad, forward, loss, "
                "backward, step on the same batch as plain tensors, interleaved with the workflow's iterations. "
                "Volumes/s = all volumes / all seconds."),

@@ -10,6 +10,7 @@ from monai.networks.layers.utils import get_norm_layer
 from torch import nn
 
 from msmonai.networks.blocks import ResidualBlock3D
+from msmonai.networks.checkpointing import checkpointed
 from msmonai.networks.sequence_head import VisitSequenceNetwork
 from msmonai.transforms.presets import DEFAULT_SPATIAL_SIZE
 
@@ -28,6 +29,10 @@ class ResNet3DEncoder(nn.Module):
         strides: in-plane stride of each stage's first block.
         blocks_per_stage: number of ``ResidualBlock3D`` per stage.
         norm: MONAI normalisation spec used after every convolution.
+        checkpoint_stem: in training, run the stem under activation checkpointing (``msmonai.networks.checkpointing``):
+            its activations, the largest of the network (``channels[0]`` maps at half the in-plane size; about 1 of
+            the 3.1 GB that 16 full-size volumes need), are recomputed in the backward pass instead of kept, for
+            about a tenth more compute; outputs, gradients and batch-norm statistics are unchanged.
     """
 
     def __init__(
@@ -36,8 +41,10 @@ class ResNet3DEncoder(nn.Module):
         strides: Sequence[int] = (1, 2, 2, 2),
         blocks_per_stage: Sequence[int] = (2, 2, 2, 2),
         norm: str | tuple = "batch",
+        checkpoint_stem: bool = False,
     ) -> None:
         super().__init__()
+        self.checkpoint_stem = bool(checkpoint_stem)
         if not len(channels) == len(strides) == len(blocks_per_stage):
             raise ValueError(
                 f"channels, strides, blocks_per_stage differ in length: {channels}, {strides}, {blocks_per_stage}"
@@ -61,7 +68,11 @@ class ResNet3DEncoder(nn.Module):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, volumes: torch.Tensor) -> torch.Tensor:
-        return torch.flatten(self.pool(self.blocks(self.stem(volumes))), 1)
+        if not torch.jit.is_scripting() and self.checkpoint_stem and self.training and torch.is_grad_enabled():
+            stem = checkpointed(self.stem, volumes)
+        else:
+            stem = self.stem(volumes)
+        return torch.flatten(self.pool(self.blocks(stem)), 1)
 
 
 class ResNet3D(VisitSequenceNetwork):
@@ -73,7 +84,7 @@ class ResNet3D(VisitSequenceNetwork):
     Args:
         spatial_size: (D, H, W) of one visit's volume.
         edss_dim, num_classes, rnn_hidden, dropout: the shared head, see ``VisitSequenceClassifier``.
-        channels, strides, blocks_per_stage, norm: the encoder, see :class:`ResNet3DEncoder`.
+        channels, strides, blocks_per_stage, norm, checkpoint_stem: the encoder, see :class:`ResNet3DEncoder`.
     """
 
     def __init__(
@@ -87,6 +98,7 @@ class ResNet3D(VisitSequenceNetwork):
         strides: Sequence[int] = (1, 2, 2, 2),
         blocks_per_stage: Sequence[int] = (2, 2, 2, 2),
         norm: str | tuple = "batch",
+        checkpoint_stem: bool = False,
     ) -> None:
-        encoder = ResNet3DEncoder(channels, strides, blocks_per_stage, norm)
+        encoder = ResNet3DEncoder(channels, strides, blocks_per_stage, norm, checkpoint_stem)
         super().__init__(encoder, channels[-1], spatial_size, edss_dim, num_classes, rnn_hidden, dropout)

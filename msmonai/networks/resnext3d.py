@@ -78,6 +78,8 @@ class ResNeXt3D(VisitSequenceNetwork):
         spatial_size: (D, H, W) of one visit's volume.
         edss_dim, num_classes, rnn_hidden, dropout: the shared head (alpha dropout), see ``VisitSequenceClassifier``.
         channels, blocks_per_stage, branches, mid_channels, se_reduction: see :class:`ResNeXt3DEncoder`.
+        encode_chunk: volumes encoded at a time (0: all), each chunk under activation checkpointing in training,
+            see ``VisitSequenceNetwork``; exact here, since the encoder has no normalisation layers.
     """
 
     def __init__(
@@ -92,8 +94,10 @@ class ResNeXt3D(VisitSequenceNetwork):
         branches: int = 8,
         mid_channels: Sequence[int] = (4, 8, 16, 32),
         se_reduction: int = 4,
+        encode_chunk: int = 0,
     ) -> None:
         encoder = ResNeXt3DEncoder(channels, blocks_per_stage, branches, mid_channels, se_reduction)
         super().__init__(
-            encoder, channels[-1], spatial_size, edss_dim, num_classes, rnn_hidden, dropout, alpha_dropout=True
+            encoder, channels[-1], spatial_size, edss_dim, num_classes, rnn_hidden, dropout, alpha_dropout=True,
+            encode_chunk=encode_chunk,
         )

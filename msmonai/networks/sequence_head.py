@@ -13,6 +13,7 @@ from typing import List, Sequence
 import torch
 from torch import nn
 
+from msmonai.networks.checkpointing import checkpointed
 from msmonai.transforms.presets import DEFAULT_SPATIAL_SIZE
 
 
@@ -78,6 +79,11 @@ class VisitSequenceNetwork(nn.Module):
         feature_dim: F, the encoder's output size.
         spatial_size: (D, H, W) the network is built for; inputs of another size are rejected.
         edss_dim, num_classes, rnn_hidden, dropout, alpha_dropout: see :class:`VisitSequenceClassifier`.
+        encode_chunk: when > 0, the volumes are encoded this many at a time, so that memory stops growing with
+            the batch; in training each chunk runs under activation checkpointing (its activations are recomputed
+            in the backward pass, about one more encoder forward). Results and gradients are unchanged, hence only
+            for encoders without batch statistics (batch-norm would see each chunk instead of the batch).
+            0 (default): all volumes at once.
     """
 
     def __init__(
@@ -90,10 +96,17 @@ class VisitSequenceNetwork(nn.Module):
         rnn_hidden: int = 64,
         dropout: float = 0.2,
         alpha_dropout: bool = False,
+        encode_chunk: int = 0,
     ) -> None:
         super().__init__()
         if len(spatial_size) != 3:
             raise ValueError(f"spatial_size must be (D, H, W), got {spatial_size}")
+        if encode_chunk < 0:
+            raise ValueError(f"encode_chunk must be >= 0, got {encode_chunk}")
+        if encode_chunk and any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in encoder.modules()):
+            raise ValueError("encode_chunk needs an encoder without batch-norm: its statistics would come from "
+                             "each chunk instead of the whole batch")
+        self.encode_chunk = int(encode_chunk)
         self.spatial_size: List[int] = [int(s) for s in spatial_size]
         self.edss_dim = edss_dim
         self.feature_dim = feature_dim
@@ -105,6 +118,11 @@ class VisitSequenceNetwork(nn.Module):
         """The per-visit image encoder alone: ``[N, 1, D, H, W]`` -> ``[N, F]``."""
         if volumes.dim() != 5 or volumes.shape[1] != 1 or list(volumes.shape[2:]) != self.spatial_size:
             raise ValueError(f"volumes must have shape [N, 1, {self.spatial_size}], got {volumes.shape}")
+        if self.encode_chunk > 0:
+            chunks = volumes.split(self.encode_chunk)
+            if not torch.jit.is_scripting() and self.training and torch.is_grad_enabled():
+                return torch.cat([checkpointed(self.encoder, chunk) for chunk in chunks])
+            return torch.cat([self.encoder(chunk) for chunk in chunks])
         return self.encoder(volumes)
 
     @torch.jit.export
