@@ -52,7 +52,7 @@ def measurements(work: Path, runs: int) -> list[tuple[str, Callable[[], list[Row
     def throughput(architecture: str) -> list[Row]:
         if architecture == "PretrainedResNet2D":
             return [measure_throughput(architecture, train_items, volumes("train", train_items), work, cohort.datalist,
-                                       batch_size=4, iterations=6)]
+                                       batch_size=4, iterations=12)]
         single = [item for item in train_items if len(item["visits"]) == 1]
         return [measure_throughput(architecture, single, volumes("train", train_items), work, cohort.datalist,
                                    batch_size=1, iterations=3,
