@@ -87,20 +87,46 @@ def test_resume_after_sigkill_ends_like_an_uninterrupted_run(tiny_datalist, tmp_
             assert torch.equal(weights_a[key], weights_b[key]), f"{name}: {key} differs after resume"
 
 
-def test_two_process_ddp_training_on_cpu(tiny_datalist, tmp_path):
-    """The multi-GPU config with torchrun, 2 processes, gloo backend on the CPU."""
-    import subprocess
+def ddp_command(launcher_args: list, datalist, out) -> list:
+    """torchrun with ``launcher_args`` running the 2D bundle's train + multi_gpu_train configs for one tiny epoch."""
     import sys
 
     bundle = REPO / "bundles" / "ms_activity_pretrained_resnet2d"
-    overrides = tiny_overrides(tiny_datalist, tmp_path, num_epochs=1)
     configs = json.dumps([str(bundle / "configs" / "train.json"), str(bundle / "configs" / "multi_gpu_train.json")])
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=2",
+    cmd = [sys.executable, "-m", "torch.distributed.run", *launcher_args,
            "-m", "monai.bundle", "run", "--config_file", configs,
            "--meta_file", str(bundle / "configs" / "metadata.json"),
            "--logging_file", str(bundle / "configs" / "logging.conf"), "--bundle_root", str(bundle)]
-    for key, value in overrides.items():
+    for key, value in tiny_overrides(datalist, out, num_epochs=1).items():
         cmd += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
+    return cmd
+
+
+def test_two_process_ddp_training_on_cpu(tiny_datalist, tmp_path):
+    """The multi-GPU config with torchrun, 2 processes, gloo backend on the CPU."""
+    import subprocess
+
+    cmd = ddp_command(["--standalone", "--nnodes=1", "--nproc_per_node=2"], tiny_datalist, tmp_path)
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (tmp_path / "models" / "model.pt").is_file()
+
+
+def test_two_node_launch_with_c10d_rendezvous_on_cpu(tiny_datalist, tmp_path):
+    """docs/deployment.md's multi-node arguments: two "nodes" of 1 process each meet at a c10d rendezvous (gloo)."""
+    import socket
+    import subprocess
+
+    with socket.socket() as probe:  # a free port for the rendezvous
+        probe.bind(("localhost", 0))
+        port = probe.getsockname()[1]
+    launcher = ["--nnodes=2", "--nproc_per_node=1", "--rdzv_backend=c10d", f"--rdzv_endpoint=localhost:{port}",
+                "--rdzv_id=msmonai-test"]
+    nodes = [subprocess.Popen(ddp_command(launcher, tiny_datalist, tmp_path), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True) for _ in range(2)]
+    outputs = [node.communicate(timeout=600)[0] for node in nodes]
+    for node, output in zip(nodes, outputs):
+        assert node.returncode == 0, output[-3000:]
+    assert (tmp_path / "models" / "model.pt").is_file() and (tmp_path / "models" / "last.pt").is_file()
+    saved = [output for output in outputs if "saved" in output and "model.pt" in output]
+    assert len(saved) == 1, "exactly one node (global rank 0) saves the checkpoint"
