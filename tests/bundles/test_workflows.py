@@ -87,11 +87,11 @@ def test_resume_after_sigkill_ends_like_an_uninterrupted_run(tiny_datalist, tmp_
             assert torch.equal(weights_a[key], weights_b[key]), f"{name}: {key} differs after resume"
 
 
-def ddp_command(launcher_args: list, datalist, out) -> list:
-    """torchrun with ``launcher_args`` running the 2D bundle's train + multi_gpu_train configs for one tiny epoch."""
+def ddp_command(launcher_args: list, datalist, out, bundle: str = "ms_activity_pretrained_resnet2d") -> list:
+    """torchrun with ``launcher_args`` running ``bundle``'s train + multi_gpu_train configs for one tiny epoch."""
     import sys
 
-    bundle = REPO / "bundles" / "ms_activity_pretrained_resnet2d"
+    bundle = REPO / "bundles" / bundle
     configs = json.dumps([str(bundle / "configs" / "train.json"), str(bundle / "configs" / "multi_gpu_train.json")])
     cmd = [sys.executable, "-m", "torch.distributed.run", *launcher_args,
            "-m", "monai.bundle", "run", "--config_file", configs,
@@ -102,11 +102,13 @@ def ddp_command(launcher_args: list, datalist, out) -> list:
     return cmd
 
 
-def test_two_process_ddp_training_on_cpu(tiny_datalist, tmp_path):
-    """The multi-GPU config with torchrun, 2 processes, gloo backend on the CPU."""
+@pytest.mark.parametrize("bundle", BUNDLES)
+def test_two_process_ddp_training_on_cpu(bundle, tiny_datalist, tmp_path):
+    """The multi-GPU config with torchrun, 2 processes, gloo backend on the CPU (the 3D bundles with their CPU
+    activation checkpointing inside DistributedDataParallel)."""
     import subprocess
 
-    cmd = ddp_command(["--standalone", "--nnodes=1", "--nproc_per_node=2"], tiny_datalist, tmp_path)
+    cmd = ddp_command(["--standalone", "--nnodes=1", "--nproc_per_node=2"], tiny_datalist, tmp_path, bundle)
     result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert (tmp_path / "models" / "model.pt").is_file()
