@@ -30,9 +30,10 @@ class ResNet3DEncoder(nn.Module):
         blocks_per_stage: number of ``ResidualBlock3D`` per stage.
         norm: MONAI normalisation spec used after every convolution.
         checkpoint_stem: in training, run the stem under activation checkpointing (``msmonai.networks.checkpointing``):
-            its activations, the largest of the network (``channels[0]`` maps at half the in-plane size; about 1 of
-            the 3.1 GB that 16 full-size volumes need), are recomputed in the backward pass instead of kept, for
-            about a tenth more compute; outputs, gradients and batch-norm statistics are unchanged.
+            its activations, the largest of the network (``channels[0]`` maps at half the in-plane size), are
+            recomputed in the backward pass instead of kept: one 16-volume step at full size peaks at 3.0 instead
+            of 3.9 GB for 1-11 % more time (docs/networks.md). Outputs, gradients and batch-norm statistics are
+            unchanged.
     """
 
     def __init__(
