@@ -107,8 +107,8 @@ def placement_from_dataset(ds: Dataset, path: Path) -> SlicePlacement:
 
     Raises:
         UnusableFile: DICOMDIR, no pixel data (SR, RT plan, presentation state) or truncated pixel data,
-            non-MR modality, enhanced multi-frame MR, colour image, no decoder for the transfer syntax,
-            or missing or invalid identifying/geometry attributes.
+            non-MR modality, enhanced multi-frame MR or an invalid NumberOfFrames, colour image, no decoder for
+            the transfer syntax, or missing or invalid identifying/geometry attributes.
     """
     check_dataset(ds)
     try:
@@ -168,7 +168,11 @@ def check_dataset(ds: Dataset) -> None:
     if modality != "MR":
         raise UnusableFile(f"not an MR image: modality {modality} ({sop_class.name}, {photometric})")
     frames = text(ds, "NumberOfFrames")
-    if sop_class in _MULTIFRAME_MR_CLASSES or float(frames or 1) > 1:
+    try:
+        multiframe = sop_class in _MULTIFRAME_MR_CLASSES or float(frames or 1) > 1
+    except ValueError:
+        raise UnusableFile(f"invalid NumberOfFrames '{frames}': not one number") from None
+    if multiframe:
         raise UnusableFile(
             f"enhanced multi-frame MR ({frames or '?'} frames, {sop_class.name}) is not supported:"
             " export the series as classic single-frame MR images"

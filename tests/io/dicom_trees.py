@@ -249,6 +249,17 @@ def _enhanced_mr(root: Path):
     return [("enh/multiframe.dcm", "enhanced multi-frame MR (4 frames, Enhanced MR Image Storage) is not supported")]
 
 
+def _invalid_number_of_frames(root: Path):
+    paths = write(root, "frames", 2, series_description="T1 odd export", series_uid="1.2.3.999.4")
+    for path, value in zip(paths, (b"abc ", b"1\\2 ")):  # not a number; two values
+        set_attributes(path, NumberOfFrames="1")
+        ds = pydicom.dcmread(path)  # its raw element, whose bytes are then replaced
+        ds[0x00280008] = ds.get_item(0x00280008)._replace(value=value, length=len(value))
+        ds.save_as(path, enforce_file_format=True)
+    return [(paths[0].relative_to(root).as_posix(), "invalid NumberOfFrames 'abc'"),
+            (paths[1].relative_to(root).as_posix(), "invalid NumberOfFrames '1\\2'")]
+
+
 def _study_without_t1(root: Path):
     write(root, "visit2", 3, series_description="T2 TSE", weighting="T2", study_uid="1.2.3.999.3")
     return [("visit2", "study 1.2.3.999.3: no T1 series (found T2 'T2 TSE')")]
@@ -292,6 +303,7 @@ BAD_INPUTS: dict[str, Callable[[Path], list[tuple[str, str]]]] = {
     "duplicated_file": _duplicated_file,
     "missing_decoder": _missing_decoder,
     "enhanced_multiframe_mr": _enhanced_mr,
+    "invalid_number_of_frames": _invalid_number_of_frames,
     "study_without_t1": _study_without_t1,
     "symlinks": _symlinks,
     "fifo": _fifo,
