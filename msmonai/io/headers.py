@@ -177,7 +177,7 @@ def check_dataset(ds: Dataset) -> None:
             f"enhanced multi-frame MR ({frames or '?'} frames, {sop_class.name}) is not supported:"
             " export the series as classic single-frame MR images"
         )
-    if unsigned(ds, "SamplesPerPixel") not in (None, 1) or not photometric.startswith("MONOCHROME"):
+    if _checked_unsigned(ds, "SamplesPerPixel") not in (None, 1) or not photometric.startswith("MONOCHROME"):
         raise UnusableFile(f"colour image ({photometric}), not a grayscale MR slice")
     syntax = ds.file_meta.get("TransferSyntaxUID")
     if syntax is not None and syntax.is_compressed:
@@ -185,9 +185,17 @@ def check_dataset(ds: Dataset) -> None:
         if missing:
             raise UnusableFile(f"cannot decode transfer syntax {syntax.name} ({syntax}): {missing}")
     absent = [keyword for keyword in _REQUIRED_STRINGS if not text(ds, keyword)]
-    absent += [keyword for keyword in _REQUIRED_NUMBERS if unsigned(ds, keyword) is None]
+    absent += [keyword for keyword in _REQUIRED_NUMBERS if _checked_unsigned(ds, keyword) is None]
     if absent:
         raise UnusableFile(f"missing {', '.join(absent)}")
+
+
+def _checked_unsigned(ds: Dataset, keyword: str) -> int | None:
+    """``unsigned(ds, keyword)``, with a malformed value (several values, wrong length) as :class:`UnusableFile`."""
+    try:
+        return unsigned(ds, keyword)
+    except (ValueError, TypeError) as err:
+        raise UnusableFile(f"invalid {keyword}: {one_line(err)}") from None
 
 
 def _missing_decoder(syntax: UID) -> str:

@@ -260,6 +260,16 @@ def _invalid_number_of_frames(root: Path):
             (paths[1].relative_to(root).as_posix(), "invalid NumberOfFrames '1\\2'")]
 
 
+def _invalid_unsigned_values(root: Path):
+    paths = write(root, "counts", 2, series_description="T1 odd export", series_uid="1.2.3.999.5")
+    for path, tag in zip(paths, (0x00280010, 0x00280002)):  # Rows, SamplesPerPixel: two values in 4 bytes
+        ds = pydicom.dcmread(path)
+        ds[tag] = ds.get_item(tag)._replace(value=b"\x02\x00\x03\x00", length=4)
+        ds.save_as(path, enforce_file_format=True)
+    return [(paths[0].relative_to(root).as_posix(), "invalid Rows: Rows holds 4 bytes"),
+            (paths[1].relative_to(root).as_posix(), "invalid SamplesPerPixel: SamplesPerPixel holds 4 bytes")]
+
+
 def _study_without_t1(root: Path):
     write(root, "visit2", 3, series_description="T2 TSE", weighting="T2", study_uid="1.2.3.999.3")
     return [("visit2", "study 1.2.3.999.3: no T1 series (found T2 'T2 TSE')")]
@@ -304,6 +314,7 @@ BAD_INPUTS: dict[str, Callable[[Path], list[tuple[str, str]]]] = {
     "missing_decoder": _missing_decoder,
     "enhanced_multiframe_mr": _enhanced_mr,
     "invalid_number_of_frames": _invalid_number_of_frames,
+    "invalid_unsigned_values": _invalid_unsigned_values,
     "study_without_t1": _study_without_t1,
     "symlinks": _symlinks,
     "fifo": _fifo,
