@@ -12,7 +12,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from msmonai.networks import PretrainedResNet2D, ResNet3D, ResNeXt3D, VisitSequenceNetwork
-from msmonai.transforms.presets import DEFAULT_SPATIAL_SIZE
+from msmonai.constants import DEFAULT_SPATIAL_SIZE
 
 
 def measure(net: VisitSequenceNetwork) -> dict:

@@ -18,7 +18,7 @@ from torch import nn
 
 from msmonai.errors import UserError
 from msmonai.networks.sequence_head import VisitSequenceNetwork
-from msmonai.transforms.presets import DEFAULT_SPATIAL_SIZE, INTENSITY_RANGE
+from msmonai.constants import DEFAULT_SPATIAL_SIZE, INTENSITY_RANGE
 
 logger = logging.getLogger(__name__)
 

@@ -12,7 +12,7 @@ from torch import nn
 from msmonai.networks.blocks import ResidualBlock3D
 from msmonai.networks.checkpointing import checkpointed
 from msmonai.networks.sequence_head import VisitSequenceNetwork
-from msmonai.transforms.presets import DEFAULT_SPATIAL_SIZE
+from msmonai.constants import DEFAULT_SPATIAL_SIZE
 
 
 class ResNet3DEncoder(nn.Module):

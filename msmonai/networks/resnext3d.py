@@ -10,7 +10,7 @@ from torch import nn
 
 from msmonai.networks.blocks import ResNeXtBlock3D, init_lecun_normal
 from msmonai.networks.sequence_head import VisitSequenceNetwork
-from msmonai.transforms.presets import DEFAULT_SPATIAL_SIZE
+from msmonai.constants import DEFAULT_SPATIAL_SIZE
 
 
 def standardize_per_volume(volumes: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:

@@ -13,8 +13,8 @@ from typing import List, Sequence
 import torch
 from torch import nn
 
+from msmonai.constants import DEFAULT_SPATIAL_SIZE, DEFAULT_THRESHOLD
 from msmonai.networks.checkpointing import checkpointed
-from msmonai.transforms.presets import DEFAULT_SPATIAL_SIZE
 
 
 def real_visit_mask(lengths: torch.Tensor, batch: int, max_visits: int) -> torch.Tensor:
@@ -32,6 +32,10 @@ class VisitSequenceClassifier(nn.Module):
     Padded visits (index ``>= lengths[b]``) are replaced by zeros before the RNN and the output is read at
     ``lengths[b] - 1``; since the RNN is causal, their content (even NaN) never reaches the logits or the
     gradients.
+
+    The buffer ``decision_threshold`` (a scalar, 0.5 until validation chooses one, see
+    ``msmonai.engine.selection``) travels with the ``state_dict``, so every workflow applies the threshold the
+    model was selected with; checkpoints written before it existed load with 0.5.
 
     Args:
         feature_dim: F, size of one visit's image feature vector.
@@ -55,6 +59,11 @@ class VisitSequenceClassifier(nn.Module):
         self.rnn = nn.RNN(feature_dim + edss_dim, rnn_hidden, nonlinearity="tanh", batch_first=True)
         self.dropout = nn.AlphaDropout(dropout) if alpha_dropout else nn.Dropout(dropout)
         self.fc = nn.Linear(rnn_hidden, num_classes)
+        self.register_buffer("decision_threshold", torch.tensor(DEFAULT_THRESHOLD))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        state_dict.setdefault(prefix + "decision_threshold", torch.tensor(DEFAULT_THRESHOLD))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     def forward(self, features: torch.Tensor, edss: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``features [B, T, F]``, ``edss [B, T, E]``, ``lengths [B]`` int64 in ``[1, T]`` -> logits ``[B, C]``."""

@@ -12,10 +12,8 @@ from typing import Sequence
 import torch
 from monai.transforms import Compose, EnsureTyped, LoadImaged, Resized, ScaleIntensityd
 
+from msmonai.constants import DEFAULT_SPATIAL_SIZE, INTENSITY_RANGE
 from msmonai.transforms.dictionary import EnsureFinited, StandardizeDepthd
-
-DEFAULT_SPATIAL_SIZE = (50, 128, 128)
-INTENSITY_RANGE = (0.0, 255.0)  # every scan is scaled to this range (paper section 2.3)
 
 
 def preprocessing_transforms(
