@@ -18,8 +18,9 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--folds", type=int, default=None, help="evaluate only the first K folds (default: all)")
     p.add_argument("--num_epochs", type=int, default=None, help="override the bundle's num_epochs")
-    p.add_argument("--threshold", choices=("fixed", "f1", "fbeta"), default="fixed",
-                   help="decision threshold: 0.5, or maximise F1/Fbeta on each fold's validation predictions")
+    p.add_argument("--threshold", choices=("model", "fixed", "f1", "fbeta"), default="model",
+                   help="decision threshold: the one each fold's model stored when it was selected (default), 0.5, "
+                   "or maximise F1/Fbeta on each fold's validation predictions")
     p.add_argument("--mc_samples", type=int, default=20, help="Monte-Carlo dropout passes per prediction (0: none)")
     p.add_argument("--n_boot", type=int, default=2000, help="bootstrap replicates for the intervals")
     p.add_argument("--seed", type=int, default=0)
@@ -39,7 +40,8 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--secret-file", default=None, help="site secret for pseudonymous keys (or $MSMONAI_SITE_SECRET)")
     p.add_argument("--mc_samples", type=int, default=20, help="Monte-Carlo dropout passes (0: no uncertainty)")
-    p.add_argument("--threshold", type=float, default=0.5, help="probability at or above which activity is predicted")
+    p.add_argument("--threshold", type=float, default=None,
+                   help="probability at or above which activity is predicted (default: the threshold stored with the model)")
     p.add_argument("--no-explain", dest="explain", action="store_false", help="skip saliency and ablation")
     p.add_argument("--show-identity", action="store_true", help="also write the raw patient ID into report.json")
     p.add_argument("--quiet", action="store_true", help="no progress bar")

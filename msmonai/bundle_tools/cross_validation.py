@@ -2,7 +2,8 @@
 
 For each fold k of the datalist: a fold datalist puts fold k under ``testing`` (never seen in training or model
 selection), the bundle trains on the remaining folds with one of them as its validation fold (best checkpoint by
-validation F1), predicts that validation fold to choose the decision threshold, and predicts fold k. Out-of-fold
+validation ROC AUC, decision threshold stored with it), predicts that validation fold (for another threshold
+rule, if asked), and predicts fold k. Out-of-fold
 predictions, per-fold and pooled metrics with patient-level bootstrap intervals go to the cv directory
 (:mod:`msmonai.evaluation.cv_dir`).
 """
@@ -52,7 +53,7 @@ def cross_validate(
     out_dir: str | os.PathLike,
     folds: int | None = None,
     overrides: Mapping[str, object] | None = None,
-    threshold: str = "fixed",
+    threshold: str = "model",
     mc_samples: int = 20,
     n_boot: int = 2000,
     seed: int = 0,
@@ -65,7 +66,8 @@ def cross_validate(
         out_dir: the cv directory (one sub-folder per fold with checkpoints, logs and raw predictions).
         folds: evaluate only the first ``folds`` folds (default: all).
         overrides: bundle id overrides (e.g. ``num_epochs``, ``spatial_size``).
-        threshold: ``fixed`` (0.5), ``f1`` or ``fbeta``: chosen on each fold's validation predictions.
+        threshold: ``model`` (the threshold each fold's model stored at selection), ``fixed`` (0.5), ``f1`` or
+            ``fbeta`` (chosen anew on each fold's validation predictions).
         mc_samples: Monte-Carlo dropout passes for each prediction's uncertainty.
         n_boot, seed: bootstrap replicates and seed of the intervals.
     """
@@ -92,8 +94,11 @@ def cross_validate(
                    log_file=fold_dir / "validation.log")
         run_bundle(bundle_dir, "evaluate", {**run, "eval_split": "testing", "mc_samples": mc_samples,
                                             "output_dir": str(fold_dir / "test")}, log_file=fold_dir / "test.log")
-        validation = read_predictions(fold_dir / "validation" / "predictions.csv")
-        cut = select_threshold(validation[LABEL].to_numpy(int), validation[PROBABILITY].to_numpy(float), threshold)
+        if threshold == "model":
+            cut = json.loads((fold_dir / "validation" / "metrics.json").read_text())["threshold"]
+        else:
+            validation = read_predictions(fold_dir / "validation" / "predictions.csv")
+            cut = select_threshold(validation[LABEL].to_numpy(int), validation[PROBABILITY].to_numpy(float), threshold)
         thresholds[k] = cut
         test = read_predictions(fold_dir / "test" / "predictions.csv")
         test[FOLD] = k

@@ -72,16 +72,20 @@ def predict(
     secret_file=None,
     overrides: Mapping[str, object] | None = None,
     mc_samples: int = 20,
-    threshold: float = 0.5,
+    threshold: float | None = None,
     explain: bool = True,
     show_identity: bool = False,
     quiet: bool = True,
 ) -> list[Path]:
-    """Write a report for every patient in ``dicom_root``; returns the report.json paths."""
+    """Write a report for every patient in ``dicom_root``; returns the report.json paths.
+
+    ``threshold`` None applies the decision threshold stored with the model when it was selected.
+    """
     import pandas as pd
     from monai.bundle import ConfigWorkflow
 
     from msmonai.engine.dataset import collate_sequences
+    from msmonai.engine.selection import decision_threshold
     from msmonai.evaluation import read_predictions, render_report_html
 
     bundle = Path(bundle_dir).resolve()
@@ -100,6 +104,8 @@ def predict(
     workflow.initialize()
     workflow.run()
     network = workflow.parser.get_parsed_content("network").eval()
+    if threshold is None:
+        threshold = decision_threshold(network)
     dataset = workflow.parser.get_parsed_content("validate#dataset")
     device = workflow.parser.get_parsed_content("device")
     prepare_batch = workflow.parser.get_parsed_content("validate#prepare_batch")

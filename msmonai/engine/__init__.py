@@ -7,8 +7,9 @@ from msmonai.engine.batch import SequenceBatch
 from msmonai.engine.datalist import load_datalist, select_fold
 from msmonai.engine.dataset import VisitSequenceDataset, VisitVolumes, collate_sequences
 from msmonai.engine.features import FeatureBatch, FeatureClassifier, VisitFeatureDataset, collate_features
-from msmonai.engine.handlers import BestCheckpoint, EpochSeeder, LastCheckpoint, PredictionWriter, load_checkpoint, loss_value, predicted_and_true
+from msmonai.engine.handlers import BestCheckpoint, EpochSeeder, LastCheckpoint, PredictionWriter, load_checkpoint, loss_value
 from msmonai.engine.mc_dropout import mc_dropout_probabilities
+from msmonai.engine.selection import ValidationAUC, ValidationThreshold, decision_threshold, later_epoch_wins
 
 __all__ = [
     "BestCheckpoint",
@@ -18,15 +19,18 @@ __all__ = [
     "LastCheckpoint",
     "PredictionWriter",
     "SequenceBatch",
+    "ValidationAUC",
+    "ValidationThreshold",
     "VisitFeatureDataset",
     "VisitSequenceDataset",
     "VisitVolumes",
     "collate_features",
     "collate_sequences",
+    "decision_threshold",
     "load_checkpoint",
+    "later_epoch_wins",
     "load_datalist",
     "loss_value",
     "mc_dropout_probabilities",
-    "predicted_and_true",
     "select_fold",
 ]

@@ -13,6 +13,7 @@ import torch
 from ignite.engine import Engine, Events
 
 from msmonai.engine.mc_dropout import mc_dropout_probabilities
+from msmonai.engine.selection import decision_threshold
 from msmonai.evaluation.threshold import apply_threshold
 from msmonai.fileio import atomic_path, write_json
 
@@ -113,11 +114,6 @@ def loss_value(output: dict) -> float:
     return float(output["loss"])
 
 
-def predicted_and_true(output: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Output transform for ignite's binary metrics: (argmax of ``pred`` ``[B, 2]``, ``label`` ``[B]``)."""
-    return output["pred"].argmax(dim=1), output["label"]
-
-
 class BestCheckpoint:
     """Saves the network's ``state_dict`` atomically to ``path`` whenever the validator's key metric improves.
 
@@ -161,7 +157,8 @@ class PredictionWriter:
 
     Args:
         output_dir: folder of the outputs.
-        threshold: probability at or above which an observation is predicted active.
+        threshold: probability at or above which an observation is predicted active; None (default): the threshold
+            stored in the network when it was selected (``msmonai.engine.selection``).
         metrics: also write metrics and figures (needs labels).
         mc_samples: Monte-Carlo dropout passes per observation for the uncertainty (0: none).
         model_name: shown in figure titles.
@@ -170,13 +167,13 @@ class PredictionWriter:
     def __init__(
         self,
         output_dir: str,
-        threshold: float = 0.5,
+        threshold: float | None = None,
         metrics: bool = False,
         mc_samples: int = 0,
         model_name: str = "model",
     ) -> None:
         self.output_dir = Path(output_dir)
-        self.threshold = float(threshold)
+        self.threshold = None if threshold is None else float(threshold)
         self.metrics = metrics
         self.mc_samples = int(mc_samples)
         self.model_name = model_name
@@ -187,9 +184,14 @@ class PredictionWriter:
         engine.add_event_handler(Events.ITERATION_COMPLETED, self.collect)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self.write)
 
+    def cut(self, engine: Engine) -> float:
+        """The threshold in force: the one given, else the one stored in the evaluated network."""
+        return self.threshold if self.threshold is not None else decision_threshold(engine.network)
+
     def collect(self, engine: Engine) -> None:
         """Append the rows of the batch that just ran."""
         batch = engine.state.batch
+        cut = self.cut(engine)
         prob = torch.softmax(engine.state.output["pred"].float(), dim=1)[:, 1]
         spread = self._mc_dropout_std(engine, batch) if self.mc_samples else None
         for i, patient in enumerate(batch["patient"]):
@@ -200,7 +202,7 @@ class PredictionWriter:
                     "fold": None,  # filled in by cross-validation, which knows the held-out fold
                     "last_visit_date": batch["last_visit_date"][i],
                     "probability_active": float(prob[i]),
-                    "prediction": int(apply_threshold(float(prob[i]), self.threshold)),
+                    "prediction": int(apply_threshold(float(prob[i]), cut)),
                     "uncertainty": float(spread[i]) if spread is not None else None,
                     "label": label if label >= 0 else None,
                 }
@@ -230,7 +232,7 @@ class PredictionWriter:
         y_score = labelled["probability_active"].to_numpy()
         y_pred = labelled["prediction"].astype(int).to_numpy()
         result = binary_metrics(y_true, y_pred, y_score)
-        result["threshold"] = self.threshold
+        result["threshold"] = self.cut(engine)
         write_json(self.output_dir / "metrics.json", result)
         plot_confusion_matrix(result["confusion_matrix"]["counts"], self.output_dir / "confusion_matrix.png", self.model_name)
         if len(set(y_true.tolist())) == 2:
