@@ -3,10 +3,22 @@
 SYNTHETIC DATA, for demonstrating and testing the pipeline, never for clinical claims. Each patient has
 2-5 annual visits; each visit is an MR study (an axial T1 series of 30-60 slices, a T2 series and a
 sagittal localizer) of the head phantom of :mod:`msmonai.demo.phantom`, plus a row of the clinical CSV
-(EDSS subscores, a simplified composite EDSS and the disease status). About 12.5 % of the labelled
-observations are active (status 1 at the following visit), and every active phase is preceded, the year
-before, by visible new and enlarging T1-hypointense lesions, so a model can learn the signal.
-Deterministic for a given seed.
+(EDSS subscores, a simplified composite EDSS and the disease status). Deterministic for a given seed.
+
+Ground truth (what a model can learn, and what it must not):
+- Every follow-up visit is active with probability ``ACTIVE_FRACTION`` (0.3), independently of the patient, the
+  visit number, the number of visits, the acquisition (slice count, matrix, stored-value encoding) and the dates,
+  so none of these carries the label. Activity is possible from the second visit on: an observation of a single
+  visit can be active.
+- The cause, in the images: the year before an active phase (the last visit of the observation whose label is
+  active), ``NEW_LESIONS`` fresh T1-hypointense lesions of ``NEW_LESION_RADIUS_MM`` appear in the white matter at
+  full contrast and the existing ones enlarge by 10-25 %. Lesions then fade every year (``FADING``, down to
+  ``CHRONIC_CONTRAST``), as acute black holes partly recover, so the lesion count alone (which only grows) is a
+  weak cue; fresh dark lesions, and the change from the visit before, are the strong one. In quiet years a single
+  small, paler lesion appears in 15 % of visits.
+- The cause, in the EDSS: in half of the years before an active phase one subscore rises by 1; the active visit
+  itself (a relapse) raises 1-3 subscores, partly recovered the year after; slow progression elsewhere. EDSS is
+  a weak cue on its own.
 """
 
 from __future__ import annotations
@@ -27,7 +39,11 @@ from msmonai.demo.phantom import Anatomy, Lesion, acquire, axial_grid, random_an
 from msmonai.errors import UserError
 from msmonai.fileio import write_text
 
-ACTIVE_FRACTION = 0.125
+ACTIVE_FRACTION = 0.3  # probability that a follow-up visit is active, independently of everything else
+NEW_LESIONS = (6, 12)  # fresh lesions the year before an active phase (inclusive range)
+NEW_LESION_RADIUS_MM = (4.0, 8.0)
+CHRONIC_CONTRAST = (0.35, 0.6)  # contrast of lesions present at the first visit; the floor of fading
+FADING = (0.55, 0.75)  # yearly factor on a lesion's contrast (fresh black holes partly recover)
 MATRIX_SIZES = (112, 120, 128, 136, 144)  # in-plane rows = columns, varying between patients
 FIELD_OF_VIEW_MM = 230.0
 T1_COVERAGE_MM = 140.0
@@ -75,17 +91,13 @@ class DemoPatient:
 
 
 def simulate_cohort(n_patients: int = 28, seed: int = 0) -> list[DemoPatient]:
-    """The cohort's patients (no I/O). Exactly ``max(1, round(0.125 * labelled observations))`` patients have one
-    active phase, at a visit k >= 2 where the patient has 3+ visits (so the change from k-2 to k-1 is visible)."""
+    """The cohort's patients (no I/O); the ground truth is the module docstring's."""
     if n_patients < 1:
         raise UserError(f"--patients must be at least 1, got {n_patients}")
     rng = np.random.default_rng(seed)
     n_visits = rng.integers(2, 6, size=n_patients)
-    n_active = min(n_patients, max(1, round(ACTIVE_FRACTION * int((n_visits - 1).sum()))))
-    order = sorted(rng.permutation(n_patients), key=lambda i: n_visits[i] < 3)
-    active_visit = {int(i): int(rng.integers(2, n_visits[i])) if n_visits[i] >= 3 else 1 for i in order[:n_active]}
     return [
-        _simulate_patient(index, int(n_visits[index]), active_visit.get(index), np.random.default_rng([seed, index]))
+        _simulate_patient(index, int(n_visits[index]), np.random.default_rng([seed, index]))
         for index in range(n_patients)
     ]
 
@@ -129,9 +141,11 @@ def write_demo_cohort(out_dir: str | os.PathLike, n_patients: int = 28, seed: in
     )
 
 
-def _simulate_patient(index: int, n_visits: int, active_at: int | None, rng: np.random.Generator) -> DemoPatient:
+def _simulate_patient(index: int, n_visits: int, rng: np.random.Generator) -> DemoPatient:
     anatomy = random_anatomy(rng)
-    lesions = [random_lesion(anatomy, rng, float(rng.uniform(2.0, 4.5))) for _ in range(rng.poisson(4))]
+    statuses = [0] + [int(rng.random() < ACTIVE_FRACTION) for _ in range(n_visits - 1)]
+    lesions = [random_lesion(anatomy, rng, float(rng.uniform(2.0, 4.5)), float(rng.uniform(*CHRONIC_CONTRAST)))
+               for _ in range(rng.poisson(4))]
     edss = [int(rng.choice(3, p=(0.5, 0.35, 0.15))) for _ in EDSS_COLUMNS[:7]] + [int(rng.choice(2, p=(0.85, 0.15)))]
     date = datetime.date(2014, 1, 1) + datetime.timedelta(days=int(rng.integers(0, 4 * 365)))
     relapse: list[int] = []
@@ -139,21 +153,24 @@ def _simulate_patient(index: int, n_visits: int, active_at: int | None, rng: np.
     for number in range(n_visits):
         if number:
             date += datetime.timedelta(days=365 + int(rng.integers(-30, 31)))
-            lesions = [lesion.grown(float(rng.uniform(1.0, 1.04))) for lesion in lesions]
-        if active_at is not None and number == active_at - 1:
-            # The year before the active phase: new and enlarging lesions, sometimes a first subscore change.
-            lesions = [lesion.grown(float(rng.uniform(1.15, 1.3))) for lesion in lesions]
-            lesions += [random_lesion(anatomy, rng, float(rng.uniform(4.0, 7.0))) for _ in range(rng.integers(4, 8))]
+            lesions = [lesion.grown(float(rng.uniform(1.0, 1.04))).faded(float(rng.uniform(*FADING)), CHRONIC_CONTRAST[0])
+                       for lesion in lesions]
+        if number + 1 < n_visits and statuses[number + 1]:
+            # The year before an active phase: new fresh lesions, enlarging old ones, sometimes a first subscore change.
+            lesions = [lesion.grown(float(rng.uniform(1.1, 1.25))) for lesion in lesions]
+            lesions += [random_lesion(anatomy, rng, float(rng.uniform(*NEW_LESION_RADIUS_MM)))
+                        for _ in range(rng.integers(NEW_LESIONS[0], NEW_LESIONS[1] + 1))]
             if rng.random() < 0.5:
                 edss[int(rng.integers(0, 7))] += 1
         elif number and rng.random() < 0.15:
-            lesions.append(random_lesion(anatomy, rng, float(rng.uniform(2.0, 3.0))))
-        if number == active_at:
+            lesions.append(random_lesion(anatomy, rng, float(rng.uniform(2.0, 3.0)), 0.8))  # a small quiet new lesion
+        if statuses[number]:
             relapse = [int(s) for s in rng.choice(7, size=int(rng.integers(1, 4)), replace=False)]
             for subscale in relapse:
                 edss[subscale] += int(rng.integers(1, 3))
-        elif active_at is not None and number == active_at + 1:
-            edss[relapse[0]] -= 1  # partial recovery
+        elif relapse:
+            edss[relapse[0]] -= 1  # partial recovery the year after a relapse
+            relapse = []
         elif number and rng.random() < 0.1:
             edss[int(rng.integers(0, 8))] += 1  # slow progression
         edss = [min(max(value, 0), maximum) for value, maximum in zip(edss, EDSS_MAXIMA)]
@@ -162,7 +179,7 @@ def _simulate_patient(index: int, n_visits: int, active_at: int | None, rng: np.
                 visit_date=date,
                 scan_date=date + datetime.timedelta(days=int(rng.integers(-21, 8))),
                 edss=tuple(edss),
-                status=int(number == active_at),
+                status=statuses[number],
                 lesions=tuple(lesions),
                 n_slices=int(rng.integers(30, 61)),
                 encoding=str(rng.choice(list(INTENSITY_ENCODINGS))),
@@ -238,6 +255,7 @@ clinical.csv              the clinical visits format of data_manifests/README.md
                           simplified composite EDSS (edss_total), status (1 = active phase), and study_uid
                           on every third visit (the others link by PatientID + StudyDate)
 
-About 12.5 % of the labelled observations are active; the year before each active phase the T1 images show
-new and enlarging hypointense lesions. Same seed, same files.
+About 30 % of the labelled observations are active, independently of visit number, acquisition and dates; the
+year before each active phase the T1 images show new, dark and enlarging hypointense lesions (msmonai/demo/cohort.py
+documents the ground truth). Same seed, same files.
 """

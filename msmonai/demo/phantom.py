@@ -25,14 +25,23 @@ SCALP_MM, SKULL_MM, CSF_MM, CORTEX_MM = 5.0, 6.0, 3.0, 4.0
 
 @dataclass(frozen=True)
 class Lesion:
-    """One white-matter lesion: an ellipsoid with ``radii`` (mm, x y z) at ``centre`` (mm, x y z)."""
+    """One white-matter lesion: an ellipsoid with ``radii`` (mm, x y z) at ``centre`` (mm, x y z).
+
+    ``contrast`` is the fraction of the full lesion signal it shows (1 = a fresh "black hole" in T1; chronic lesions
+    partly recover and sit between white matter and the full lesion signal).
+    """
 
     centre: tuple[float, float, float]
     radii: tuple[float, float, float]
+    contrast: float = 1.0
 
     def grown(self, factor: float) -> Lesion:
         """The same lesion with every radius multiplied by ``factor``."""
         return replace(self, radii=tuple(r * factor for r in self.radii))
+
+    def faded(self, factor: float, floor: float) -> Lesion:
+        """The same lesion with its contrast multiplied by ``factor``, not below ``floor`` (partial recovery)."""
+        return replace(self, contrast=max(self.contrast * factor, min(floor, self.contrast)))
 
 
 @dataclass(frozen=True)
@@ -59,7 +68,7 @@ def random_anatomy(rng: np.random.Generator) -> Anatomy:
     )
 
 
-def random_lesion(anatomy: Anatomy, rng: np.random.Generator, radius_mm: float) -> Lesion:
+def random_lesion(anatomy: Anatomy, rng: np.random.Generator, radius_mm: float, contrast: float = 1.0) -> Lesion:
     """A lesion of about ``radius_mm`` in the deep white matter, preferring the periventricular region."""
     rx, ry, rz = anatomy.head_radii
     while True:
@@ -69,7 +78,7 @@ def random_lesion(anatomy: Anatomy, rng: np.random.Generator, radius_mm: float) 
             break
     centre = (float(u[0] * rx), float(u[1] * ry), float(u[2] * rz))
     radii = tuple(float(radius_mm * s) for s in rng.uniform(0.7, 1.3, size=3))
-    return Lesion(centre, radii)
+    return Lesion(centre, radii, float(contrast))
 
 
 def render(
@@ -108,7 +117,8 @@ def render(
         _paint(out, (x, y, z), (side * 13.0, 2.0, 2.0), (8.0, 11.0, 9.0), table["deep_grey"])
         _paint(out, (x, y, z), (side * 7.0 * s, -2.0, 14.0), (5.0 * s, 24.0 * s, 9.0 * s), table["csf"])
     for lesion in lesions:
-        _paint(out, (x, y, z), lesion.centre, lesion.radii, table["lesion"], only=table["white"])
+        value = table["white"] + lesion.contrast * (table["lesion"] - table["white"])
+        _paint(out, (x, y, z), lesion.centre, lesion.radii, value, only=table["white"])
     return out
 
 
