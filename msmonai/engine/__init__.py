@@ -4,7 +4,8 @@ Bundle configs instantiate these components by ``_target_``; no logic lives in t
 """
 
 from msmonai.engine.batch import SequenceBatch
-from msmonai.engine.datalist import load_datalist, select_fold
+from msmonai.engine.batchnorm import BatchNormRecalibration, recalibrate_batchnorm
+from msmonai.engine.datalist import balanced_class_weights, load_datalist, select_fold
 from msmonai.engine.dataset import VisitSequenceDataset, VisitVolumes, collate_sequences
 from msmonai.engine.features import FeatureBatch, FeatureClassifier, VisitFeatureDataset, collate_features
 from msmonai.engine.handlers import BestCheckpoint, EpochSeeder, LastCheckpoint, PredictionWriter, load_checkpoint, loss_value
@@ -12,6 +13,7 @@ from msmonai.engine.mc_dropout import mc_dropout_probabilities
 from msmonai.engine.selection import ValidationAUC, ValidationThreshold, decision_threshold, later_epoch_wins
 
 __all__ = [
+    "BatchNormRecalibration",
     "BestCheckpoint",
     "EpochSeeder",
     "FeatureBatch",
@@ -24,6 +26,7 @@ __all__ = [
     "VisitFeatureDataset",
     "VisitSequenceDataset",
     "VisitVolumes",
+    "balanced_class_weights",
     "collate_features",
     "collate_sequences",
     "decision_threshold",
@@ -32,5 +35,6 @@ __all__ = [
     "load_datalist",
     "loss_value",
     "mc_dropout_probabilities",
+    "recalibrate_batchnorm",
     "select_fold",
 ]

@@ -48,3 +48,18 @@ def select_fold(items: list[dict], val_fold: int | None, role: str) -> list[dict
     if role == "val":
         return [it for it in items if it.get("fold") == val_fold]
     raise ValueError(f"role must be 'train', 'val' or 'all', got {role!r}")
+
+
+def balanced_class_weights(items: list[dict]) -> list[float]:
+    """Cross-entropy class weights ``[1, n_quiet / n_active]`` of labelled observations, so that both classes weigh the
+    same in the loss whatever the cohort's prevalence (the paper's fixed 1:3.5 suits its 10 % only).
+
+    Raises:
+        UserError: the observations hold a single class (nothing to learn from).
+    """
+    labels = [int(it["label"]) for it in items if int(it.get("label", -1)) >= 0]
+    active = sum(labels)
+    if active == 0 or active == len(labels):
+        raise UserError(f"the training observations hold a single class ({len(labels)} observations, {active} active): "
+                        "nothing to learn; check the datalist's labels and folds")
+    return [1.0, (len(labels) - active) / active]
