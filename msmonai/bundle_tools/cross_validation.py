@@ -5,7 +5,9 @@ selection), the bundle trains on the remaining folds with one of them as its val
 validation ROC AUC, decision threshold stored with it), predicts that validation fold (for another threshold
 rule, if asked), and predicts fold k. Out-of-fold
 predictions, per-fold and pooled metrics with patient-level bootstrap intervals go to the cv directory
-(:mod:`msmonai.evaluation.cv_dir`).
+(:mod:`msmonai.evaluation.cv_dir`). The baselines of :mod:`msmonai.evaluation.baselines`, fitted on the same
+training folds and scored on the same held-out observations, go to ``DIR/baselines/<name>/``, each a cv directory
+of its own (so ``msmonai compare`` reads them like any run), and into ``metrics.json`` under ``baselines``.
 """
 
 from __future__ import annotations
@@ -19,11 +21,12 @@ from typing import Mapping
 import pandas as pd
 
 from msmonai.bundle_tools.runner import run_bundle
+from msmonai.constants import DEFAULT_THRESHOLD
 from msmonai.engine.datalist import load_datalist
 from msmonai.errors import UserError
 from msmonai.evaluation import read_predictions, select_threshold, summarize_predictions
 from msmonai.evaluation.cv_dir import write_cv_dir
-from msmonai.evaluation.predictions import FOLD, LABEL, PREDICTION, PROBABILITY
+from msmonai.evaluation.predictions import FOLD, LABEL, LAST_VISIT_DATE, PATIENT, PREDICTION, PROBABILITY, UNCERTAINTY
 from msmonai.evaluation.threshold import apply_threshold
 from msmonai.fileio import write_json
 
@@ -45,6 +48,48 @@ def inner_validation_fold(folds: list[int], test_fold: int) -> int:
                         f"the rest to train on); the datalist has {len(folds)}")
     others = [f for f in folds if f != test_fold]
     return others[folds.index(test_fold) % len(others)]
+
+
+def _spatial_size(bundle_dir: str | os.PathLike, overrides: Mapping[str, object]) -> list[int]:
+    """The ``spatial_size`` a run uses: the override (a list or its JSON text), else the bundle's own."""
+    value = overrides.get("spatial_size")
+    if value is None:
+        value = json.loads((Path(bundle_dir) / "configs" / "train.json").read_text())["spatial_size"]
+    return [int(v) for v in (json.loads(value) if isinstance(value, str) else value)]
+
+
+def cross_validate_baselines(bundle_dir, items: list[dict], folds: list[int], out: Path, shared: Mapping[str, object],
+                             n_boot: int = 2000, seed: int = 0) -> dict:
+    """The baselines of each held-out fold, fitted on the other folds; writes ``out/baselines/<name>/``.
+
+    Volumes come from the same preprocessing preset, spatial size and disk cache as the bundle's runs, so each visit
+    is read from the cache the bundle filled. Returns ``{name: {"pooled": ..., "intervals": ...}}``.
+    """
+    from msmonai.engine.dataset import VisitVolumes
+    from msmonai.evaluation.baselines import BASELINES, baseline_probabilities
+    from msmonai.transforms import preprocessing_transforms
+
+    volumes = VisitVolumes(items, preprocessing_transforms(_spatial_size(bundle_dir, shared)),
+                           cache_dir=shared.get("cache_dir"), progress=False)
+    rows: dict[str, list[pd.DataFrame]] = {name: [] for name in BASELINES}
+    for k in folds:
+        train = [it for it in items if it["fold"] != k]
+        test = [it for it in items if it["fold"] == k]
+        for name, probability in baseline_probabilities(train, test, lambda f: volumes.volume(f).float().numpy()).items():
+            rows[name].append(pd.DataFrame({
+                PATIENT: [it["patient"] for it in test], FOLD: k,
+                LAST_VISIT_DATE: [it["visits"][-1]["date"] for it in test], PROBABILITY: probability,
+                PREDICTION: apply_threshold(probability, DEFAULT_THRESHOLD), UNCERTAINTY: None,
+                LABEL: [int(it["label"]) for it in test]}))
+    summary = {}
+    for name, frames in rows.items():
+        table = pd.concat(frames, ignore_index=True)
+        metrics = summarize_predictions(table, n_boot=n_boot, seed=seed)
+        write_cv_dir(out / "baselines" / name.replace(" ", "_"), table,
+                     {"model": f"baseline: {name}", "folds": folds, "threshold": DEFAULT_THRESHOLD}, metrics)
+        summary[name] = {"pooled": metrics["pooled"], "intervals": metrics["intervals"]}
+        logger.info("baseline %s: ROC AUC %.3f", name, metrics["pooled"]["roc_auc"])
+    return summary
 
 
 def cross_validate(
@@ -107,6 +152,7 @@ def cross_validate(
         logger.info("fold %d: %d held-out predictions, threshold %.3f", k, len(test), cut)
     oof = pd.concat(predictions, ignore_index=True)
     metrics = summarize_predictions(oof, n_boot=n_boot, seed=seed)
+    metrics["baselines"] = cross_validate_baselines(bundle_dir, items, chosen, out, shared, n_boot=n_boot, seed=seed)
     bundle_meta = json.loads((Path(bundle_dir) / "configs" / "metadata.json").read_text())
     run_info = {
         "model": bundle_meta.get("name", Path(bundle_dir).name).split(", ")[-1],

@@ -9,6 +9,7 @@ import pytest
 from msmonai.cli import main
 from msmonai.errors import UserError
 from msmonai.evaluation import apply_threshold, binary_metrics, summarize_predictions
+from msmonai.evaluation.compare import compare_runs
 from msmonai.evaluation.cv_dir import read_cv_dir, write_cv_dir
 
 
@@ -74,15 +75,30 @@ def test_compare_end_to_end(tmp_path, capsys, assert_png):
     assert len(capsys.readouterr().out.splitlines()) == 3
 
     markdown = (out / "comparison.md").read_text().splitlines()
-    assert markdown[0] == "| Architecture | Accuracy | Precision | Recall | F1-score | Fb-score |"
+    assert markdown[0] == "| Architecture | Accuracy | Precision | Recall | F1-score | Fb-score | ROC AUC | PR AUC |"
     assert markdown[2].startswith("| ResNet3D | ") and markdown[3].startswith("| PretrainedResNet2D | ")
     table = pd.read_csv(out / "comparison.csv")
     for run_dir, (_, row) in zip((first, second), table.iterrows()):
         intervals = read_cv_dir(run_dir).metrics["intervals"]
         assert row["F1-score"] == pytest.approx(intervals["f1"]["value"])
         assert row["Fb-score_low"] == pytest.approx(intervals["fbeta"]["low"])
+        assert row["ROC AUC"] == pytest.approx(intervals["roc_auc"]["value"])
         assert f"{intervals['accuracy']['value']:.3f} ({intervals['accuracy']['low']:.3f}–" in "\n".join(markdown)
     assert_png(out / "comparison.png", min_colours=50)
+
+
+def test_compare_adds_the_baselines_of_the_first_run_and_says_whether_each_model_beats_them(tmp_path):
+    model = make_cv_dir(tmp_path / "cv", "ResNet3D", seed=1, signal=0.45)
+    make_cv_dir(model / "baselines" / "weak", "baseline: weak", seed=4, signal=0.05)
+    strong = make_cv_dir(model / "baselines" / "strong", "baseline: strong", seed=5, signal=0.6)
+    table = compare_runs([model], tmp_path / "out")
+    assert list(table["Architecture"]) == ["ResNet3D", "baseline: strong", "baseline: weak"]
+    model_auc = read_cv_dir(model).metrics["intervals"]["roc_auc"]["value"]
+    strong_auc = read_cv_dir(strong).metrics["intervals"]["roc_auc"]["value"]
+    verdict = (tmp_path / "out" / "comparison.md").read_text().splitlines()[-1]
+    assert verdict.startswith("- ResNet3D: ROC AUC")
+    assert ("does NOT beat the best baseline" in verdict) == (model_auc <= strong_auc)
+    assert "best: baseline: strong" in verdict
 
 
 def test_compare_user_errors(tmp_path, capsys):
