@@ -94,6 +94,11 @@ class SliceEmbedding(nn.Module):
     to the torchvision preprocessing of a grey image, i.e. channel c = ((mean over slices - lo) / (hi - lo)
     - IMAGENET_MEAN[c]) / IMAGENET_STD[c] for inputs in ``intensity_range`` = (lo, hi), and then trained.
 
+    The conv sees the input multiplied by the buffer ``input_scale`` = 1 / (hi - lo), so that its weights start near
+    1 / (D * std), not 1 / (D * 255 * std) (about 2e-4): Adam moves every weight by about the learning rate per step,
+    which rewrote the unscaled weights several times over at the first step (docs/training.md). Checkpoints written
+    before the buffer existed load with ``input_scale`` = 1, the scale their weights were trained for.
+
     Args:
         depth: D, number of slices.
         intensity_range: (lo, hi) of the input intensities; default: the range the preprocessing preset scales every scan to.
@@ -104,12 +109,17 @@ class SliceEmbedding(nn.Module):
         self.conv = nn.Conv2d(depth, 3, kernel_size=1)
         low, high = (float(v) for v in intensity_range)
         std = torch.tensor(IMAGENET_STD)
+        self.register_buffer("input_scale", torch.tensor(1.0 / (high - low)))
         with torch.no_grad():
-            self.conv.weight.copy_((1.0 / (depth * (high - low) * std)).view(3, 1, 1, 1).expand(3, depth, 1, 1))
+            self.conv.weight.copy_((1.0 / (depth * std)).view(3, 1, 1, 1).expand(3, depth, 1, 1))
             self.conv.bias.copy_(-(low / (high - low) + torch.tensor(IMAGENET_MEAN)) / std)
 
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        state_dict.setdefault(prefix + "input_scale", torch.tensor(1.0))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
+
     def forward(self, volumes: torch.Tensor) -> torch.Tensor:
-        return self.conv(torch.flatten(volumes, 1, 2))
+        return self.conv(torch.flatten(volumes, 1, 2) * self.input_scale)
 
 
 class PretrainedResNet2DEncoder(nn.Module):

@@ -172,6 +172,19 @@ def test_embedding_starts_as_imagenet_preprocessing_of_the_slice_mean():
     assert embedding.conv.kernel_size == (1, 1) and embedding.conv.in_channels == 8
 
 
+def test_embedding_weights_are_of_unit_scale_and_old_checkpoints_keep_their_meaning():
+    embedding = SliceEmbedding(depth=8)
+    assert embedding.conv.weight.abs().min() > 0.5 / 8  # Adam's steps of ~lr are small against them
+    volumes = torch.rand(2, 1, 8, 16, 16) * 255.0
+    # a checkpoint of the time before input_scale: weights for raw [0, 255] input, no buffer
+    old = {"conv.weight": embedding.conv.weight / 255.0, "conv.bias": embedding.conv.bias.clone()}
+    restored = SliceEmbedding(depth=8)
+    restored.load_state_dict(old)
+    assert float(restored.input_scale) == 1.0
+    with torch.no_grad():
+        torch.testing.assert_close(restored(volumes), embedding(volumes))
+
+
 def test_frozen_backbone_does_not_train_and_keeps_batch_norm_statistics(make_batch):
     net = PretrainedResNet2D(spatial_size=SIZE, pretrained=False, freeze_backbone=True).train()
     backbone = net.encoder.backbone
