@@ -19,11 +19,11 @@ N_PATIENTS = 8
 N_VISITS = 3
 
 
-def write_tiny_cohort(root: Path, seed: int = 0) -> Path:
+def write_tiny_cohort(root: Path, seed: int = 0, n_patients: int = N_PATIENTS) -> Path:
     """Write the cohort under ``root`` and return the path of its ``datalist.json``."""
     rng = np.random.default_rng(seed)
     items = []
-    for p in range(N_PATIENTS):
+    for p in range(n_patients):
         active_next = [int(rng.random() < 0.35) for _ in range(N_VISITS)]
         visits = []
         for v in range(N_VISITS):

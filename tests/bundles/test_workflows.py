@@ -30,7 +30,9 @@ def test_train_evaluate_infer(bundle, tiny_datalist, tmp_path):
     testing = json.loads(tiny_datalist.read_text())["testing"]
     assert len(predictions) == metrics["n"] == len(testing)
     y, p = predictions["label"].to_numpy(), predictions["prediction"].to_numpy()
-    assert np.array_equal(p, (predictions["probability_active"] >= 0.5).astype(int))
+    # the threshold chosen on the validation fold at selection travels in the checkpoint and is the one applied
+    assert metrics["threshold"] == pytest.approx(float(state["head.decision_threshold"]))
+    assert np.array_equal(p, (predictions["probability_active"] >= metrics["threshold"]).astype(int))
     assert metrics["accuracy"] == pytest.approx(accuracy_score(y, p))
     assert metrics["precision"] == pytest.approx(precision_score(y, p, zero_division=0))
     assert metrics["recall"] == pytest.approx(recall_score(y, p, zero_division=0))
