@@ -1,5 +1,5 @@
 # Two commands set everything up on a fresh machine with python3 and make:
-#   make demo   - demo cohort -> manifest -> train + evaluate the PretrainedResNet2D bundle
+#   make demo   - demo cohort -> manifest -> 5-fold cv of the ResNet3D bundle (CPU schedule) with baselines
 #   make test   - the test suite
 PYTHON ?= python3
 VENV := .venv
@@ -7,8 +7,9 @@ BIN := $(VENV)/bin
 # The CPU wheel of torch; an unpinned torch would pull several GB of CUDA on a CPU machine.
 TORCH_SPEC ?= torch==2.13.0
 DEMO_DIR ?= demo
-DEMO_EPOCHS ?= 15
-BUNDLE ?= bundles/ms_activity_pretrained_resnet2d
+BUNDLE ?= bundles/ms_activity_resnet3d
+# the 2-core CPU schedule of the 3D bundles: 25x64x64 volumes, narrow widths, 30 epochs (docs/training.md)
+DEMO_OVERLAY ?= configs/cpu_small.json
 
 .PHONY: demo test bench lint clean
 
@@ -22,7 +23,7 @@ $(VENV)/.installed: $(BIN)/activate setup.cfg pyproject.toml
 	touch $@
 
 demo: $(VENV)/.installed
-	$(BIN)/python -m msmonai.demo_job --out $(DEMO_DIR) --bundle $(BUNDLE) --num_epochs $(DEMO_EPOCHS)
+	$(BIN)/python -m msmonai.demo_job --out $(DEMO_DIR) --bundle $(BUNDLE) --overlay $(DEMO_OVERLAY)
 
 test: $(VENV)/.installed
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile

@@ -26,6 +26,9 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", dest="overrides", metavar="ID=VALUE", action="append", default=[],
                    help="any other bundle override, e.g. --set spatial_size=[50,128,128] (repeatable)")
+    p.add_argument("--overlay", dest="overlays", metavar="CONFIG", action="append", default=[],
+                   help="bundle config file read after train.json, relative to the bundle, e.g. configs/paper_recipe.json "
+                   "(repeatable)")
     p.set_defaults(func=run_cv)
 
     p = subparsers.add_parser(
@@ -69,12 +72,17 @@ def run_cv(args: argparse.Namespace) -> int:
     if args.num_epochs is not None:
         overrides["num_epochs"] = args.num_epochs
     metrics = cross_validate(args.bundle, args.datalist, args.out, folds=args.folds, overrides=overrides,
-                             threshold=args.threshold, mc_samples=args.mc_samples, n_boot=args.n_boot, seed=args.seed)
+                             threshold=args.threshold, mc_samples=args.mc_samples, n_boot=args.n_boot, seed=args.seed,
+                             overlays=args.overlays)
     pooled, ci = metrics["pooled"], metrics["intervals"]
     print(f"{metrics['n']} out-of-fold predictions, {metrics['n_patients']} patients; 95 % intervals by patient bootstrap")
-    for key in ("accuracy", "precision", "recall", "f1", "fbeta", "roc_auc"):
+    for key in ("accuracy", "precision", "recall", "f1", "fbeta", "roc_auc", "pr_auc"):
         if pooled.get(key) is not None:
             print(f"  {key:9s} {pooled[key]:.3f}  [{ci[key]['low']:.3f}, {ci[key]['high']:.3f}]")
+    for name, baseline in metrics.get("baselines", {}).items():
+        auc = baseline["intervals"]["roc_auc"]
+        if auc.get("value") is not None:
+            print(f"  baseline {name}: roc_auc {auc['value']:.3f}  [{auc['low']:.3f}, {auc['high']:.3f}]")
     return 0
 
 

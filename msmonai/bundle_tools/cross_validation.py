@@ -16,7 +16,7 @@ import json
 import logging
 import os
 from pathlib import Path
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import pandas as pd
 
@@ -102,6 +102,7 @@ def cross_validate(
     mc_samples: int = 20,
     n_boot: int = 2000,
     seed: int = 0,
+    overlays: Sequence[str] = (),
 ) -> dict:
     """Run the cross-validation; returns the ``metrics.json`` content.
 
@@ -115,6 +116,7 @@ def cross_validate(
             ``fbeta`` (chosen anew on each fold's validation predictions).
         mc_samples: Monte-Carlo dropout passes for each prediction's uncertainty.
         n_boot, seed: bootstrap replicates and seed of the intervals.
+        overlays: bundle config files read after ``train.json`` (e.g. ``configs/paper_recipe.json``).
     """
     out = Path(out_dir).resolve()
     items = load_datalist(datalist, "training")  # absolute image paths, so fold datalists can live anywhere
@@ -134,11 +136,12 @@ def cross_validate(
             "log_dir": str(fold_dir / "logs"),
         }
         logger.info("fold %d: training (validation fold %d)", k, val_fold)
-        run_bundle(bundle_dir, "train", run, log_file=fold_dir / "train.log")
+        run_bundle(bundle_dir, "train", run, log_file=fold_dir / "train.log", overlays=overlays)
         run_bundle(bundle_dir, "evaluate", {**run, "eval_split": "val", "output_dir": str(fold_dir / "validation")},
-                   log_file=fold_dir / "validation.log")
+                   log_file=fold_dir / "validation.log", overlays=overlays)
         run_bundle(bundle_dir, "evaluate", {**run, "eval_split": "testing", "mc_samples": mc_samples,
-                                            "output_dir": str(fold_dir / "test")}, log_file=fold_dir / "test.log")
+                                            "output_dir": str(fold_dir / "test")}, log_file=fold_dir / "test.log",
+                   overlays=overlays)
         if threshold == "model":
             cut = json.loads((fold_dir / "validation" / "metrics.json").read_text())["threshold"]
         else:
@@ -163,6 +166,7 @@ def cross_validate(
         "thresholds": thresholds,
         "mc_samples": mc_samples,
         "overrides": {k: v for k, v in shared.items() if k != "cache_dir"},
+        "overlays": list(overlays),
     }
     write_cv_dir(out, oof, run_info, metrics)
     return metrics

@@ -18,12 +18,21 @@ WORKFLOW_CONFIGS = {
 }
 
 
-def bundle_command(bundle_dir: str | os.PathLike, workflow: str, overrides: Mapping[str, object]) -> list[str]:
-    """The ``python -m monai.bundle run`` command line of ``workflow`` with ``overrides`` (id -> value)."""
+def bundle_command(bundle_dir: str | os.PathLike, workflow: str, overrides: Mapping[str, object],
+                   overlays: Sequence[str] = ()) -> list[str]:
+    """The ``python -m monai.bundle run`` command line of ``workflow`` with ``overrides`` (id -> value).
+
+    ``overlays``: config files (paths relative to the bundle, e.g. ``configs/paper_recipe.json``) read right after
+    ``train.json``, so that they change training and every workflow built on it alike.
+    """
     bundle = Path(bundle_dir).resolve()
     if not (bundle / "configs" / "metadata.json").is_file():
         raise UserError(f"{bundle}: not a bundle (configs/metadata.json missing)")
-    configs = [str(bundle / c) for c in WORKFLOW_CONFIGS[workflow]]
+    for overlay in overlays:
+        if not (bundle / overlay).is_file():
+            raise UserError(f"{bundle / overlay}: overlay config not found")
+    first, *rest = WORKFLOW_CONFIGS[workflow]
+    configs = [str(bundle / c) for c in (first, *overlays, *rest)]
     cmd = [
         sys.executable, "-m", "monai.bundle", "run",
         "--config_file", json.dumps(configs),
@@ -37,10 +46,11 @@ def bundle_command(bundle_dir: str | os.PathLike, workflow: str, overrides: Mapp
 
 
 def run_bundle(
-    bundle_dir: str | os.PathLike, workflow: str, overrides: Mapping[str, object], log_file: str | os.PathLike | None = None
+    bundle_dir: str | os.PathLike, workflow: str, overrides: Mapping[str, object], log_file: str | os.PathLike | None = None,
+    overlays: Sequence[str] = (),
 ) -> None:
     """Run ``workflow`` of the bundle; its output goes to ``log_file`` (or the terminal). Raises on failure."""
-    cmd = bundle_command(bundle_dir, workflow, overrides)
+    cmd = bundle_command(bundle_dir, workflow, overrides, overlays)
     if log_file is None:
         result = subprocess.run(cmd, check=False)
     else:

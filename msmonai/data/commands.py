@@ -6,6 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from msmonai.constants import DEMO_PATIENTS
+
 
 def register(subparsers) -> None:
     """Add this package's subcommands to the ``msmonai`` parser."""
@@ -56,7 +58,7 @@ def register(subparsers) -> None:
         ),
     )
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (DIR/dicom must not exist yet)")
-    p.add_argument("--patients", type=int, default=28, help="number of patients (default 28, as in the paper)")
+    p.add_argument("--patients", type=int, default=DEMO_PATIENTS, help=f"number of patients (default {DEMO_PATIENTS})")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.set_defaults(func=_demo_data)
 

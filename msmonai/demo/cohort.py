@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 from pydicom.uid import generate_uid
 
+from msmonai.constants import DEMO_PATIENTS
 from msmonai.data.clinical import EDSS_COLUMNS, EDSS_MAXIMA
 from msmonai.demo.dicom_writer import write_series
 from msmonai.demo.phantom import Anatomy, Lesion, acquire, axial_grid, random_anatomy, random_lesion, render, sagittal_grid
@@ -40,8 +41,8 @@ from msmonai.errors import UserError
 from msmonai.fileio import write_text
 
 ACTIVE_FRACTION = 0.3  # probability that a follow-up visit is active, independently of everything else
-NEW_LESIONS = (6, 12)  # fresh lesions the year before an active phase (inclusive range)
-NEW_LESION_RADIUS_MM = (4.0, 8.0)
+NEW_LESIONS = (10, 20)  # fresh lesions the year before an active phase (inclusive range)
+NEW_LESION_RADIUS_MM = (5.0, 9.0)
 CHRONIC_CONTRAST = (0.35, 0.6)  # contrast of lesions present at the first visit; the floor of fading
 FADING = (0.55, 0.75)  # yearly factor on a lesion's contrast (fresh black holes partly recover)
 MATRIX_SIZES = (112, 120, 128, 136, 144)  # in-plane rows = columns, varying between patients
@@ -90,7 +91,7 @@ class DemoPatient:
     visits: tuple[DemoVisit, ...]
 
 
-def simulate_cohort(n_patients: int = 28, seed: int = 0) -> list[DemoPatient]:
+def simulate_cohort(n_patients: int = DEMO_PATIENTS, seed: int = 0) -> list[DemoPatient]:
     """The cohort's patients (no I/O); the ground truth is the module docstring's."""
     if n_patients < 1:
         raise UserError(f"--patients must be at least 1, got {n_patients}")
@@ -116,7 +117,7 @@ def edss_total(subscores: tuple[int, ...]) -> float:
     return min(total, 10.0)
 
 
-def write_demo_cohort(out_dir: str | os.PathLike, n_patients: int = 28, seed: int = 0) -> str:
+def write_demo_cohort(out_dir: str | os.PathLike, n_patients: int = DEMO_PATIENTS, seed: int = 0) -> str:
     """Write ``out_dir/dicom/case_NNN/visit_N/*.dcm``, ``out_dir/clinical.csv`` and ``out_dir/README.txt``; return a summary."""
     out_dir = Path(out_dir)
     dicom_dir = out_dir / "dicom"

