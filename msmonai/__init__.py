@@ -8,7 +8,7 @@ import importlib
 
 __version__ = "0.1.0"
 
-SUBPACKAGES = ("bundle_tools", "data", "demo", "engine", "evaluation", "io", "networks", "transforms")
+SUBPACKAGES = ("bundle_tools", "cli", "data", "demo", "engine", "evaluation", "io", "networks", "transforms")
 
 
 def __getattr__(name: str):

@@ -1,7 +1,7 @@
-"""The ``msmonai`` command: a thin dispatcher.
+"""The ``msmonai`` command: a thin dispatcher over one module per command family, the only layer that knows flags.
 
-Each subpackage owns its subcommands in a ``commands.py`` module exposing ``register(subparsers)``;
-heavy imports (torch, MONAI) happen inside the handlers so ``msmonai --help`` stays fast.
+Each module of this package exposes ``register(subparsers)``; heavy imports (torch, MONAI) happen inside the
+handlers so ``msmonai --help`` stays fast. No package below imports this one.
 Errors that a user can fix are raised as :class:`msmonai.errors.UserError` and printed as one line.
 """
 
@@ -15,10 +15,10 @@ from msmonai import __version__
 from msmonai.errors import UserError
 
 COMMAND_MODULES = (
-    "msmonai.io.commands",
-    "msmonai.data.commands",
-    "msmonai.evaluation.commands",
-    "msmonai.bundle_tools.commands",
+    "msmonai.cli.ingestion",
+    "msmonai.cli.cohort",
+    "msmonai.cli.compare",
+    "msmonai.cli.bundles",
 )
 
 

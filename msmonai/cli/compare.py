@@ -1,4 +1,4 @@
-"""Subcommands of this package."""
+"""``msmonai compare``: cross-validation runs side by side in the Table 7 layout."""
 
 from __future__ import annotations
 

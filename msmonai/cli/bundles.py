@@ -1,4 +1,4 @@
-"""Subcommands that run or ship bundles: ``cv``, ``predict``, ``export-bundle``, ``verify-bundle``."""
+"""``msmonai cv``, ``predict``, ``export-bundle``, ``verify-bundle``: commands that run or ship bundles."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Subcommands of this package: ``inspect`` (what is in a DICOM archive) and ``preprocess`` (T1 -> NIfTI)."""
+"""``msmonai inspect`` (what is in a DICOM archive) and ``msmonai preprocess`` (T1 -> NIfTI)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Subcommands of this package: ``manifest`` and ``demo-data``."""
+"""``msmonai manifest`` (clinical CSV + DICOM -> datalist) and ``msmonai demo-data`` (the synthetic cohort)."""
 
 from __future__ import annotations
 
