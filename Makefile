@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 DEMO_DIR ?= demo
 BUNDLE ?= bundles/ms_activity_resnet3d
-# the 2-core CPU schedule of the 3D bundles: 25x64x64 volumes, narrow widths, 30 epochs (docs/training.md)
+# the 2-core CPU schedule of the 3D bundles: 25x64x64 volumes, narrow widths, 20 epochs (docs/training.md)
 DEMO_OVERLAY ?= configs/cpu_small.json
 
 .PHONY: demo test bench lint clean

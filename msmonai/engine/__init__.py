@@ -10,11 +10,12 @@ from msmonai.engine.dataset import VisitSequenceDataset, VisitVolumes, collate_s
 from msmonai.engine.features import FeatureBatch, FeatureClassifier, VisitFeatureDataset, collate_features
 from msmonai.engine.handlers import BestCheckpoint, EpochSeeder, LastCheckpoint, PredictionWriter, load_checkpoint, loss_value
 from msmonai.engine.mc_dropout import mc_dropout_probabilities
-from msmonai.engine.selection import ValidationAUC, ValidationThreshold, decision_threshold, later_epoch_wins
+from msmonai.engine.selection import EarlyStopping, ValidationAUC, ValidationThreshold, decision_threshold, later_epoch_wins
 
 __all__ = [
     "BatchNormRecalibration",
     "BestCheckpoint",
+    "EarlyStopping",
     "EpochSeeder",
     "FeatureBatch",
     "FeatureClassifier",

@@ -114,3 +114,32 @@ def decision_threshold(network: torch.nn.Module) -> float:
 def set_decision_threshold(network: torch.nn.Module, value: float) -> None:
     """Store ``value`` as ``network``'s decision threshold (saved with its ``state_dict``)."""
     _head(network).decision_threshold.fill_(float(value))
+
+
+class EarlyStopping:
+    """Ends training when the validator's best epoch (by its key metric, ties to the later) lies ``patience`` epochs back.
+
+    It reads the validator's own ``best_metric_epoch``, so it stops on exactly the metric and tie rule that select the
+    checkpoint (ignite's ``EarlyStopping`` would keep a second, strict-improvement record). Attach to the trainer after
+    the ``ValidationHandler``. ``patience`` < 1 disables it (the paper's fixed schedules).
+
+    Args:
+        validator: the evaluator run by the ``ValidationHandler``.
+        patience: epochs without a new best before training stops.
+    """
+
+    def __init__(self, validator: Engine, patience: int = 0) -> None:
+        self.validator = validator
+        self.patience = int(patience)
+
+    def attach(self, engine: Engine) -> None:
+        if self.patience >= 1:
+            engine.add_event_handler(Events.EPOCH_COMPLETED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        since_best = engine.state.epoch - int(self.validator.state.best_metric_epoch)
+        if since_best >= self.patience:
+            logger.info("early stopping after epoch %d: no better validation %s for %d epochs (best at epoch %d)",
+                        engine.state.epoch, self.validator.state.key_metric_name, since_best,
+                        self.validator.state.best_metric_epoch)
+            engine.terminate()

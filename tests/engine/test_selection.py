@@ -5,11 +5,13 @@ import warnings
 
 import pytest
 import torch
+from ignite.engine import Engine, Events
 from monai.engines import SupervisedEvaluator
 from torch.utils.data import DataLoader
 
 from msmonai.engine import (
     BestCheckpoint,
+    EarlyStopping,
     FeatureBatch,
     FeatureClassifier,
     ValidationAUC,
@@ -83,3 +85,25 @@ def test_checkpoints_from_before_the_stored_threshold_load_with_one_half():
         warnings.simplefilter("error")
         fresh.load_state_dict(old)
     assert decision_threshold(fresh) == 0.5
+
+
+def test_early_stopping_ends_training_patience_epochs_after_the_best():
+    validator = Engine(lambda engine, batch: None)
+    validator.state.best_metric_epoch, validator.state.key_metric_name = 0, "val_auc"
+    scores = {1: 0.6, 2: 0.8, 3: 0.7, 4: 0.8, 5: 0.5, 6: 0.5, 7: 0.5, 8: 0.9}
+
+    def validate(trainer):  # stands in for the ValidationHandler: best epoch by score, ties to the later
+        epoch = trainer.state.epoch
+        if scores[epoch] >= scores.get(validator.state.best_metric_epoch, -1):
+            validator.state.best_metric_epoch = epoch
+
+    trainer = Engine(lambda engine, batch: None)
+    trainer.add_event_handler(Events.EPOCH_COMPLETED, validate)
+    EarlyStopping(validator, patience=3).attach(trainer)
+    trainer.run([0], max_epochs=8)
+    assert validator.state.best_metric_epoch == 4  # the tie at epoch 4 moved the best forward
+    assert trainer.state.epoch == 7  # three epochs without a new best; epoch 8's 0.9 is never reached
+
+    never = Engine(lambda engine, batch: None)
+    EarlyStopping(validator, patience=0).attach(never)
+    assert never.run([0], max_epochs=5).epoch == 5
