@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 
 from msmonai import __version__
-from msmonai.errors import UserError
+from msmonai.errors import UserError, root_cause
 
 COMMAND_MODULES = (
     "msmonai.cli.ingestion",
@@ -29,6 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Predict one-year multiple-sclerosis disease activity from longitudinal T1 MRI + EDSS.",
     )
     parser.add_argument("--version", action="version", version=f"msmonai {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details (default: progress of long commands only)")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
@@ -38,10 +40,15 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
+    logging.getLogger("msmonai.bundle_tools").setLevel(logging.INFO)  # progress of cv and predict, fold by fold
     try:
         return int(args.func(args) or 0)
-    except UserError as err:
-        print(f"msmonai {args.command}: error: {err}", file=sys.stderr)
+    except Exception as err:  # a UserError wrapped by MONAI's config instantiation is still the user's one line
+        cause = root_cause(err)
+        if not isinstance(err, UserError) and not isinstance(cause, UserError):
+            raise
+        print(f"msmonai {args.command}: error: {cause if isinstance(cause, UserError) else err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print(f"msmonai {args.command}: interrupted", file=sys.stderr)
