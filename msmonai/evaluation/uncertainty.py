@@ -1,4 +1,4 @@
-"""Uncertainty of predictions: summarising Monte-Carlo samples and checking that uncertainty tracks errors."""
+"""Uncertainty of predictions: checking that uncertainty tracks errors."""
 
 from __future__ import annotations
 
@@ -6,14 +6,6 @@ import numpy as np
 import pandas as pd
 
 from msmonai.evaluation.metrics import as_binary, as_scores
-
-
-def mc_dropout_summary(prob_samples) -> tuple[np.ndarray, np.ndarray]:
-    """Mean [N] and standard deviation (ddof=0) [N] of probabilities over S stochastic passes ``prob_samples`` [S, N]."""
-    samples = np.asarray(prob_samples, dtype=float)
-    if samples.ndim != 2 or samples.shape[0] == 0:
-        raise ValueError(f"prob_samples must have shape [S, N] with S >= 1, got {samples.shape}")
-    return samples.mean(axis=0), samples.std(axis=0)
 
 
 def error_rate_by_uncertainty(y_true, y_pred, uncertainty, n_bins: int = 4) -> list[dict]:

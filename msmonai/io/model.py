@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 WEIGHTINGS = ("T1", "T2", "FLAIR", "PD", "localizer", "other")
-ORIENTATIONS = ("axial", "coronal", "sagittal", "oblique")
 
 
 @dataclass(frozen=True)
@@ -25,7 +24,7 @@ class Series:
     series_uid: str
     description: str
     weighting: str  # one of WEIGHTINGS
-    orientation: str  # one of ORIENTATIONS
+    orientation: str  # "axial", "coronal", "sagittal" or "oblique"
     files: list[Path]  # absolute, sorted by position along the slice normal
     n_slices: int
     contrast: bool

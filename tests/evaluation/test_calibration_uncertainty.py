@@ -1,22 +1,14 @@
-"""Brier score, Monte-Carlo summaries and error rate by uncertainty on hand-computed cases."""
+"""Brier score and error rate by uncertainty on hand-computed cases."""
 
 import numpy as np
 import pytest
 
-from msmonai.evaluation import brier_score, error_rate_by_uncertainty, mc_dropout_summary
+from msmonai.evaluation import brier_score, error_rate_by_uncertainty
 
 
 def test_brier_score_by_hand():
     # (0.1-0)^2 + (0.8-1)^2 + (0.6-0)^2 + (1-1)^2 = 0.01 + 0.04 + 0.36 + 0 = 0.41, mean 0.1025
     assert brier_score([0, 1, 0, 1], [0.1, 0.8, 0.6, 1.0]) == pytest.approx(0.1025)
-
-
-def test_mc_dropout_summary_by_hand():
-    mean, std = mc_dropout_summary([[0.2, 0.5, 0.9], [0.4, 0.5, 0.5]])
-    np.testing.assert_allclose(mean, [0.3, 0.5, 0.7])
-    np.testing.assert_allclose(std, [0.1, 0.0, 0.2])
-    with pytest.raises(ValueError, match="S, N"):
-        mc_dropout_summary([0.2, 0.4])
 
 
 def test_errors_concentrate_in_the_most_uncertain_quartile():

@@ -1,8 +1,8 @@
-"""Figures and the reliability diagram are valid PNGs with visible content, written atomically."""
+"""Figures are valid PNGs with visible content, written atomically."""
 
 import numpy as np
 
-from msmonai.evaluation import binary_metrics, reliability_diagram
+from msmonai.evaluation import binary_metrics
 from msmonai.evaluation.figures import plot_confusion_matrix, plot_roc, plot_roc_curves
 
 
@@ -24,8 +24,3 @@ def test_roc_pngs(tmp_path, assert_png):
     other_true, other_score = scored(seed=1)
     curves = {"a": (y_true, y_score), "b": (other_true, other_score), "one class": ([0, 0, 0], [0.1, 0.5, 0.2])}
     assert_png(plot_roc_curves(curves, tmp_path / "rocs.png", "overlay"))
-
-
-def test_reliability_png(tmp_path, assert_png):
-    y_true, y_score = scored()
-    assert_png(reliability_diagram(y_true, y_score, tmp_path / "sub" / "reliability.png", n_bins=5))
