@@ -48,7 +48,7 @@ def export_bundle(
     """
     import torch
 
-    from msmonai.engine.handlers import load_checkpoint
+    from msmonai.engine.checkpoints import load_checkpoint
 
     bundle = Path(bundle_dir).resolve()
     if not (bundle / METADATA_FILE).is_file():
@@ -84,7 +84,7 @@ def verify_bundle(path: str | os.PathLike) -> list[str]:
     ``monai.bundle verify_metadata`` against the shipped ``meta_schema.json``, and a ``models/model.pt`` that does
     not load with ``torch.load(weights_only=True)``.
     """
-    from msmonai.engine.handlers import load_checkpoint
+    from msmonai.engine.checkpoints import load_checkpoint
 
     path = Path(path)
     with _bundle_folder(path) as root:

@@ -8,8 +8,11 @@ from msmonai.engine.batchnorm import BatchNormRecalibration, recalibrate_batchno
 from msmonai.engine.datalist import balanced_class_weights, load_datalist, select_fold
 from msmonai.engine.dataset import VisitSequenceDataset, VisitVolumes, collate_sequences
 from msmonai.engine.features import FeatureBatch, FeatureClassifier, VisitFeatureDataset, collate_features
-from msmonai.engine.handlers import BestCheckpoint, EpochSeeder, LastCheckpoint, PredictionWriter, load_checkpoint, loss_value
+from msmonai.engine.checkpoints import BestCheckpoint, LastCheckpoint, load_checkpoint
 from msmonai.engine.mc_dropout import mc_dropout_probabilities
+from msmonai.engine.outputs import loss_value
+from msmonai.engine.prediction_writer import PredictionWriter
+from msmonai.engine.seeding import EpochSeeder
 from msmonai.engine.selection import EarlyStopping, ValidationAUC, ValidationThreshold, decision_threshold, later_epoch_wins
 
 __all__ = [

@@ -18,6 +18,8 @@ import torch
 from ignite.engine import Engine, Events
 from torch import nn
 
+from msmonai.engine.distributed import unwrap
+
 
 def _trainable_batchnorms(model: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
     """Batch-norm layers that update running statistics in training mode (frozen ones stay in eval mode)."""
@@ -76,7 +78,7 @@ class BatchNormRecalibration:
         engine.add_event_handler(Events.EPOCH_COMPLETED, self)
 
     def __call__(self, engine: Engine) -> None:
-        model = self.network.module if isinstance(self.network, nn.parallel.DistributedDataParallel) else self.network
+        model = unwrap(self.network)
 
         def forward(module: nn.Module, batch) -> None:
             inputs, _, args, kwargs = self.prepare_batch(batch, engine.state.device, engine.non_blocking)

@@ -18,7 +18,8 @@ import torch
 from ignite.engine import Engine, Events
 from ignite.metrics import EpochMetric
 
-from msmonai.evaluation.threshold import select_threshold
+from msmonai.engine.distributed import unwrap
+from msmonai.engine.outputs import probability_and_label
 
 logger = logging.getLogger(__name__)
 
@@ -39,11 +40,6 @@ def roc_auc_or_chance(probabilities: torch.Tensor, labels: torch.Tensor) -> floa
                       "model selection keeps the last epoch", stacklevel=2)
         return CHANCE_AUC
     return float(roc_auc_score(y, probabilities.detach().float().cpu().numpy()))
-
-
-def probability_and_label(output: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Output transform of a non-decollated evaluator: (probability of activity ``[B]``, label ``[B]``)."""
-    return torch.softmax(output["pred"].float(), dim=1)[:, 1], output["label"]
 
 
 class ValidationAUC(EpochMetric):
@@ -93,6 +89,8 @@ class ValidationThreshold:
     def store(self, engine: Engine) -> None:
         if engine.state.best_metric_epoch != engine.state.epoch or not self.labels:
             return
+        from msmonai.evaluation.threshold import select_threshold  # scikit-learn, loaded only when validating
+
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # a fold without an active observation keeps the default, said below
             cut = select_threshold(torch.cat(self.labels).numpy(), torch.cat(self.probabilities).numpy(), self.criterion)
@@ -102,8 +100,7 @@ class ValidationThreshold:
 
 
 def _head(network: torch.nn.Module) -> torch.nn.Module:
-    module = network.module if isinstance(network, torch.nn.parallel.DistributedDataParallel) else network
-    return module.head
+    return unwrap(network).head
 
 
 def decision_threshold(network: torch.nn.Module) -> float:

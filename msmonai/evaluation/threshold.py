@@ -10,9 +10,6 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from sklearn.metrics import precision_recall_curve
-
-from msmonai.evaluation.metrics import as_binary, as_scores
 
 CRITERIA = ("fixed", "f1", "fbeta")
 
@@ -34,6 +31,10 @@ def select_threshold(y_true, y_score, criterion: str = "fixed", default: float =
         raise ValueError(f"threshold criterion {criterion!r} is not one of {', '.join(CRITERIA)}")
     if criterion == "fixed":
         return float(default)
+    from sklearn.metrics import precision_recall_curve  # not at import: the engine applies thresholds without sklearn
+
+    from msmonai.evaluation.metrics import as_binary, as_scores
+
     y_true = as_binary(y_true, "y_true")
     y_score = as_scores(y_score, y_true.size, "y_score")
     if not y_true.any():

@@ -15,7 +15,7 @@ import torch
 from monai.bundle import ConfigParser
 
 from msmonai.bundle_tools.sharing import export_bundle, verify_bundle
-from msmonai.engine.handlers import load_checkpoint
+from msmonai.engine.checkpoints import load_checkpoint
 from msmonai.errors import UserError
 
 BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
