@@ -56,7 +56,8 @@ def interleaved_iterations(architecture: str, items: Sequence[dict], volumes, wo
         datalist=str(datalist), ckpt_path=str(out / "model.pt"), log_dir=str(out / "logs"), output_dir=str(out / "eval"),
         num_epochs=1, batch_size=batch_size, device="$torch.device('cpu')",
         **{"train#items": list(items), "train#volumes": volumes, "validate#volumes": volumes,
-           "train#trainer#epoch_length": iterations + 1, "train#handlers#1#_disabled_": True},
+           "train#trainer#epoch_length": iterations + 1, "recalibrate_batchnorm": False,
+           "train#handlers#2#_disabled_": True},  # handler 2: the ValidationHandler
     )
     parsed = workflow.parser.get_parsed_content
     plain_step = PlainStep(parsed("network"), parsed("loss"), parsed("optimizer"))
