@@ -50,16 +50,17 @@ def inner_validation_fold(folds: list[int], test_fold: int) -> int:
     return others[folds.index(test_fold) % len(others)]
 
 
-def _spatial_size(bundle_dir: str | os.PathLike, overrides: Mapping[str, object]) -> list[int]:
-    """The ``spatial_size`` a run uses: the override (a list or its JSON text), else the bundle's own."""
+def _spatial_size(bundle_dir: str | os.PathLike, overrides: Mapping[str, object], overlays: Sequence[str]) -> list[int]:
+    """The ``spatial_size`` a run uses: the override (a list or its JSON text), else the last overlay's, else
+    ``train.json``'s."""
     value = overrides.get("spatial_size")
-    if value is None:
-        value = json.loads((Path(bundle_dir) / "configs" / "train.json").read_text())["spatial_size"]
+    for config in ("configs/train.json", *overlays) if value is None else ():
+        value = json.loads((Path(bundle_dir) / config).read_text()).get("spatial_size", value)
     return [int(v) for v in (json.loads(value) if isinstance(value, str) else value)]
 
 
 def cross_validate_baselines(bundle_dir, items: list[dict], folds: list[int], out: Path, shared: Mapping[str, object],
-                             n_boot: int = 2000, seed: int = 0) -> dict:
+                             overlays: Sequence[str] = (), n_boot: int = 2000, seed: int = 0) -> dict:
     """The baselines of each held-out fold, fitted on the other folds; writes ``out/baselines/<name>/``.
 
     Volumes come from the same preprocessing preset, spatial size and disk cache as the bundle's runs, so each visit
@@ -69,7 +70,7 @@ def cross_validate_baselines(bundle_dir, items: list[dict], folds: list[int], ou
     from msmonai.evaluation.baselines import BASELINES, baseline_probabilities
     from msmonai.transforms import preprocessing_transforms
 
-    volumes = VisitVolumes(items, preprocessing_transforms(_spatial_size(bundle_dir, shared)),
+    volumes = VisitVolumes(items, preprocessing_transforms(_spatial_size(bundle_dir, shared, overlays)),
                            cache_dir=shared.get("cache_dir"), progress=False)
     rows: dict[str, list[pd.DataFrame]] = {name: [] for name in BASELINES}
     for k in folds:
@@ -155,7 +156,8 @@ def cross_validate(
         logger.info("fold %d: %d held-out predictions, threshold %.3f", k, len(test), cut)
     oof = pd.concat(predictions, ignore_index=True)
     metrics = summarize_predictions(oof, n_boot=n_boot, seed=seed)
-    metrics["baselines"] = cross_validate_baselines(bundle_dir, items, chosen, out, shared, n_boot=n_boot, seed=seed)
+    metrics["baselines"] = cross_validate_baselines(bundle_dir, items, chosen, out, shared, overlays, n_boot=n_boot,
+                                                    seed=seed)
     bundle_meta = json.loads((Path(bundle_dir) / "configs" / "metadata.json").read_text())
     run_info = {
         "model": bundle_meta.get("name", Path(bundle_dir).name).split(", ")[-1],
