@@ -53,5 +53,3 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"msmonai {args.command}: interrupted", file=sys.stderr)
         return 130
-
-
