@@ -105,6 +105,21 @@ def ddp_command(launcher_args: list, datalist, out, bundle: str = "ms_activity_p
 
 
 @pytest.mark.parametrize("bundle", BUNDLES)
+def test_every_rank_runs_the_handlers_that_keep_the_ranks_in_step(bundle):
+    """Ranks other than 0 run a prefix of train.json's handlers: it must hold seeding, recalibration, validation, early
+    stopping (or rank 0 would stop alone) and the last checkpoint (whose resume every rank must load), and nothing that
+    writes logs."""
+    import re
+
+    configs = REPO / "bundles" / bundle / "configs"
+    handlers = [h["_target_"] for h in json.loads((configs / "train.json").read_text())["train"]["handlers"]]
+    expression = json.loads((configs / "multi_gpu_train.json").read_text())["train#trainer#train_handlers"]
+    prefix = handlers[: int(re.search(r"\[:(\d+)\]", expression).group(1))]
+    assert prefix == ["msmonai.engine.EpochSeeder", "msmonai.engine.BatchNormRecalibration", "ValidationHandler",
+                      "msmonai.engine.EarlyStopping", "msmonai.engine.LastCheckpoint"]
+
+
+@pytest.mark.parametrize("bundle", BUNDLES)
 def test_two_process_ddp_training_on_cpu(bundle, tiny_datalist, tmp_path):
     """The multi-GPU config with torchrun, 2 processes, gloo backend on the CPU (the 3D bundles with their CPU
     activation checkpointing inside DistributedDataParallel)."""
