@@ -25,7 +25,7 @@ def load_datalist(path: str | os.PathLike, key: str = "training", dataset_dir: s
     keys = ("training", "testing") if key == "all" else (key,)
     if not any(k in content for k in keys):
         raise UserError(f"{path}: datalist has no '{key}' list")
-    base = Path(dataset_dir) if dataset_dir else path.parent
+    base = Path(os.path.abspath(dataset_dir if dataset_dir else path.parent))  # a relative datalist path too
     items = []
     for k in keys:
         for item in content.get(k, []):

@@ -1,6 +1,7 @@
 """Datalist reading, the visit-volume cache and sequence batches."""
 
 import json
+import os
 import shutil
 
 import pytest
@@ -24,6 +25,14 @@ def test_datalist_paths_become_absolute_and_folds_split_by_patient(tiny_datalist
         path = tiny_datalist.parent / "no_testing.json"
         path.write_text(json.dumps({"training": []}))
         load_datalist(path, "testing")
+
+
+def test_a_relative_datalist_path_still_gives_absolute_image_paths(tiny_datalist, monkeypatch):
+    """`msmonai cv --datalist demo/datalist.json` writes fold datalists elsewhere: the paths must not stay relative."""
+    monkeypatch.chdir(tiny_datalist.parent.parent)
+    items = load_datalist(f"{tiny_datalist.parent.name}/{tiny_datalist.name}")
+    files = [f for it in items for v in it["visits"] for f in v["image"]]
+    assert all(os.path.isabs(f) and os.path.isfile(f) for f in files)
 
 
 def test_each_distinct_visit_is_decoded_once(tiny_datalist, monkeypatch):
