@@ -12,6 +12,7 @@ of its own (so ``msmonai compare`` reads them like any run), and into ``metrics.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -67,16 +68,20 @@ def cross_validate_baselines(bundle_dir, items: list[dict], folds: list[int], ou
     is read from the cache the bundle filled. Returns ``{name: {"pooled": ..., "intervals": ...}}``.
     """
     from msmonai.engine.dataset import VisitVolumes
-    from msmonai.evaluation.baselines import BASELINES, baseline_probabilities
+    from msmonai.evaluation.baselines import BASELINES, baseline_probabilities, intensity_histogram
     from msmonai.transforms import preprocessing_transforms
 
     volumes = VisitVolumes(items, preprocessing_transforms(_spatial_size(bundle_dir, shared, overlays)),
                            cache_dir=shared.get("cache_dir"), progress=False)
+    @functools.cache  # each visit is read and counted once, whatever the fold
+    def histogram(files: tuple[str, ...]):
+        return intensity_histogram(volumes.volume(files).float().numpy())
+
     rows: dict[str, list[pd.DataFrame]] = {name: [] for name in BASELINES}
     for k in folds:
         train = [it for it in items if it["fold"] != k]
         test = [it for it in items if it["fold"] == k]
-        for name, probability in baseline_probabilities(train, test, lambda f: volumes.volume(f).float().numpy()).items():
+        for name, probability in baseline_probabilities(train, test, lambda f: histogram(tuple(f))).items():
             rows[name].append(pd.DataFrame({
                 PATIENT: [it["patient"] for it in test], FOLD: k,
                 LAST_VISIT_DATE: [it["visits"][-1]["date"] for it in test], PROBABILITY: probability,

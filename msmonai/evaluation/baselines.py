@@ -7,8 +7,9 @@ same held-out observations as the network.
   change from the visit before (what a model that only counts voxel intensities can do; a deep network that loses to
   it has not learned the images).
 
-Volumes are supplied by the caller (``volume_of(image_files) -> array [1, D, H, W]`` in [0, 255]) so that this module
-needs no data pipeline; each distinct visit is read once.
+Histograms are supplied by the caller (``histogram_of(image_files) -> [HISTOGRAM_BINS]``, usually
+:func:`intensity_histogram` of the preprocessed volume, computed once per visit across all folds) so that this module
+needs no data pipeline.
 """
 
 from __future__ import annotations
@@ -43,17 +44,9 @@ def edss_features(items: Sequence[dict]) -> np.ndarray:
     return np.stack([_last_and_change([np.asarray(v["edss"], dtype=float) for v in it["visits"]]) for it in items])
 
 
-def histogram_features(items: Sequence[dict], volume_of: Callable[[Sequence[str]], np.ndarray]) -> np.ndarray:
+def histogram_features(items: Sequence[dict], histogram_of: Callable[[Sequence[str]], np.ndarray]) -> np.ndarray:
     """``[N, 2 * HISTOGRAM_BINS]``: last visit's intensity histogram and its change from the visit before."""
-    cache: dict[tuple[str, ...], np.ndarray] = {}
-
-    def histogram(files: Sequence[str]) -> np.ndarray:
-        key = tuple(files)
-        if key not in cache:
-            cache[key] = intensity_histogram(volume_of(files))
-        return cache[key]
-
-    return np.stack([_last_and_change([histogram(v["image"]) for v in it["visits"][-2:]]) for it in items])
+    return np.stack([_last_and_change([histogram_of(v["image"]) for v in it["visits"][-2:]]) for it in items])
 
 
 def _logistic_regression():
@@ -72,11 +65,11 @@ def _fit_predict(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray) -
 
 
 def baseline_probabilities(
-    train: Sequence[dict], test: Sequence[dict], volume_of: Callable[[Sequence[str]], np.ndarray]
+    train: Sequence[dict], test: Sequence[dict], histogram_of: Callable[[Sequence[str]], np.ndarray]
 ) -> dict[str, np.ndarray]:
     """Each baseline of :data:`BASELINES` fitted on the labelled ``train`` observations -> probabilities ``[N_test]``."""
     train_y = np.array([int(it["label"]) for it in train])
-    images = histogram_features(list(train) + list(test), volume_of)
+    images = histogram_features(list(train) + list(test), histogram_of)
     return {
         BASELINES[0]: np.zeros(len(test)),
         BASELINES[1]: _fit_predict(edss_features(train), train_y, edss_features(test)),

@@ -31,14 +31,14 @@ def planted_cohort(n_patients: int, rng: np.random.Generator):
             volumes[f"p{p}v{v}"] = volume
             visits.append({"image": [f"p{p}v{v}"], "edss": rng.random(8).tolist()})
         items.append({"patient": f"P{p}", "label": label, "visits": visits})
-    return items, lambda files: volumes[files[0]]
+    return items, lambda files: intensity_histogram(volumes[files[0]])
 
 
 def test_image_histogram_baseline_finds_a_planted_intensity_signal_and_edss_does_not():
-    items, volume_of = planted_cohort(60, np.random.default_rng(0))
+    items, histogram_of = planted_cohort(60, np.random.default_rng(0))
     train, test = items[:40], items[40:]
     labels = [it["label"] for it in test]
-    probabilities = baseline_probabilities(train, test, volume_of)
+    probabilities = baseline_probabilities(train, test, histogram_of)
     assert list(probabilities) == list(BASELINES)
     assert all(len(p) == len(test) for p in probabilities.values())
     assert not probabilities["always remission"].any()
