@@ -1,7 +1,7 @@
 """MONAI transforms of the paper's preprocessing (array + dictionary forms) and the shared preset."""
 
-from msmonai.transforms.array import EnsureFinite, StandardizeDepth, subsample_indices
-from msmonai.transforms.dictionary import EnsureFinited, StandardizeDepthd
+from msmonai.transforms.array import EnsureFinite, ResizeSlices, StandardizeDepth, subsample_indices
+from msmonai.transforms.dictionary import EnsureFinited, ResizeSlicesd, StandardizeDepthd
 from msmonai.transforms.presets import DEFAULT_SPATIAL_SIZE, INTENSITY_RANGE, preprocessing_transforms
 
 __all__ = [
@@ -9,6 +9,8 @@ __all__ = [
     "EnsureFinite",
     "INTENSITY_RANGE",
     "EnsureFinited",
+    "ResizeSlices",
+    "ResizeSlicesd",
     "StandardizeDepth",
     "StandardizeDepthd",
     "preprocessing_transforms",

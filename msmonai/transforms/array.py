@@ -5,10 +5,13 @@ All take and return channel-first volumes ``[C, D, H, W]`` (D = slices along the
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import numpy as np
 import torch
 from monai.data import MetaTensor
 from monai.transforms import SpatialPad, Transform
+from monai.transforms.utils import scale_affine
 from monai.utils.type_conversion import convert_to_tensor
 
 
@@ -35,7 +38,7 @@ class StandardizeDepth(Transform):
         depth: target number of slices D.
     """
 
-    def __init__(self, depth: int = 50) -> None:
+    def __init__(self, depth: int) -> None:
         if depth < 1:
             raise ValueError(f"depth must be >= 1, got {depth}")
         self.depth = depth
@@ -70,3 +73,41 @@ class EnsureFinite(Transform):
             n_bad = int((~torch.isfinite(values)).sum())
             raise ValueError(f"{source}: {n_bad} voxel(s) are NaN or Inf; refusing to scale a corrupt volume")
         return img
+
+
+class ResizeSlices(Transform):
+    """Resize every slice to ``(H, W)`` in 2D, with anti-aliasing when shrinking; the slice count stays.
+
+    Bilinear interpolation whose triangle filter widens with the reduction factor (``torch.nn.functional.interpolate``
+    with ``antialias=True``, the filter of PIL and torchvision), run per slice in C++. MONAI's ``Resize`` with
+    ``anti_aliasing`` does the same job with a Gaussian run as a 3D convolution over the whole volume, which cost
+    0.84 s of a 512^2 series against 24 ms to decode it (docs/performance.md). Upsampling is plain bilinear.
+    A :class:`~monai.data.MetaTensor` keeps a consistent affine (MONAI's ``scale_affine``: pixel centres, the field of
+    view unchanged).
+
+    Args:
+        size: (H, W) of every output slice.
+    """
+
+    def __init__(self, size: Sequence[int]) -> None:
+        height, width = (int(s) for s in size)
+        if height < 1 or width < 1:
+            raise ValueError(f"size must be two positive integers (H, W), got {size}")
+        self.size = (height, width)
+
+    def __call__(self, img: torch.Tensor) -> torch.Tensor:
+        """``img`` ``[C, D, h, w]`` -> ``[C, D, H, W]`` float32."""
+        img = convert_to_tensor(img, track_meta=isinstance(img, MetaTensor))
+        channels, depth, height, width = img.shape
+        if (height, width) == self.size:
+            return img.float()
+        slices = torch.as_tensor(img, dtype=torch.float32).reshape(channels * depth, 1, height, width)
+        resized = torch.nn.functional.interpolate(slices, size=self.size, mode="bilinear", antialias=True,
+                                                  align_corners=False)
+        out = resized.reshape(channels, depth, *self.size)
+        if not isinstance(img, MetaTensor):
+            return out
+        scale = torch.as_tensor(scale_affine((depth, height, width), (depth, *self.size)), dtype=torch.float64)
+        result = MetaTensor(out).copy_meta_from(img)
+        result.affine = img.affine.to(torch.float64) @ scale
+        return result

@@ -2,7 +2,7 @@
 
 DICOM series (list of files) -> ``[1, D, H, W]`` float32 in [0, 255]: read and sort slices
 (:class:`msmonai.io.DicomSeriesReader`), reject NaN/Inf, scale each scan to [0, 255], standardise the slice
-count to D (symmetric zero padding or regular subsampling), resize each slice to H x W.
+count to D (symmetric zero padding or regular subsampling), resize each slice to H x W (2D, anti-aliased).
 """
 
 from __future__ import annotations
@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Sequence
 
 import torch
-from monai.transforms import Compose, EnsureTyped, LoadImaged, Resized, ScaleIntensityd
+from monai.transforms import Compose, EnsureTyped, LoadImaged, ScaleIntensityd
 
 from msmonai.constants import DEFAULT_SPATIAL_SIZE, INTENSITY_RANGE
-from msmonai.transforms.dictionary import EnsureFinited, StandardizeDepthd
+from msmonai.transforms.dictionary import EnsureFinited, ResizeSlicesd, StandardizeDepthd
 
 
 def preprocessing_transforms(
@@ -40,7 +40,7 @@ def preprocessing_transforms(
         EnsureFinited(keys),
         ScaleIntensityd(keys, minv=INTENSITY_RANGE[0], maxv=INTENSITY_RANGE[1]),
         StandardizeDepthd(keys, depth=depth),
-        Resized(keys, spatial_size=(-1, height, width), mode="trilinear", anti_aliasing=True),
+        ResizeSlicesd(keys, size=(height, width)),
         EnsureTyped(keys, dtype=torch.float32),
     ]
     return Compose(steps)
