@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import os
 import sys
 
 
@@ -36,6 +38,10 @@ def register(subparsers) -> None:
     p.add_argument(
         "--secret-file", metavar="F", help="site secret for pseudonyms (created if missing; or $MSMONAI_SITE_SECRET)"
     )
+    p.add_argument(
+        "--workers", type=int, default=len(os.sched_getaffinity(0)), metavar="N",
+        help="studies preprocessed at once, one process and core each (default: the cores available, %(default)s)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_preprocess)
 
@@ -61,24 +67,28 @@ def run_preprocess(args: argparse.Namespace) -> int:
 
     from msmonai.data.pseudonym import load_or_create_secret, pseudonym
     from msmonai.errors import UserError
-    from msmonai.io.export import export_study, write_index
+    from msmonai.io.export import plan_exports, run_exports, write_index
     from msmonai.io.scan import scan_dicom
     from msmonai.transforms import DEFAULT_SPATIAL_SIZE, preprocessing_transforms
 
+    if args.workers < 1:
+        raise UserError(f"--workers must be at least 1, got {args.workers}")
     secret = load_or_create_secret(args.secret_file)
     result = scan_dicom(args.root, progress=not args.quiet)
     for problem in result.problems:
         print(f"msmonai preprocess: {problem.path}: {problem.reason}", file=sys.stderr)
-    transform = preprocessing_transforms(spatial_size=args.spatial_size or DEFAULT_SPATIAL_SIZE)
-    studies = [study for study in result.studies if study.t1 is not None]
+    studies = [(study, pseudonym(study.patient_id, secret)) for study in result.studies if study.t1 is not None]
+    jobs = plan_exports(studies, args.out)
+    preset = functools.partial(preprocessing_transforms, spatial_size=args.spatial_size or DEFAULT_SPATIAL_SIZE)
     rows: list[dict] = []
     show = not args.quiet and sys.stderr.isatty()
-    for study in tqdm(studies, desc="preprocessing", unit="study", leave=False, disable=not show):
-        key = pseudonym(study.patient_id, secret)
-        try:
-            rows.append(export_study(study, transform, args.out, key, taken={row["file"] for row in rows}))
-        except UserError as err:
-            print(f"msmonai preprocess: {err}", file=sys.stderr)
+    done = tqdm(run_exports(jobs, preset, args.workers), total=len(jobs), desc="preprocessing", unit="study",
+                leave=False, disable=not show)
+    for job, error in done:
+        if error is None:
+            rows.append(job.row)
+        else:
+            print(f"msmonai preprocess: {error}", file=sys.stderr)
     index = write_index(rows, args.out)
-    print(f"wrote {len(rows)} of {len(studies)} T1 volumes; index: {index}")
+    print(f"wrote {len(rows)} of {len(jobs)} T1 volumes; index: {index}")
     return 0 if rows else 1

@@ -1,4 +1,5 @@
-"""Write a study's preprocessed T1 volume as NIfTI and the ``index.csv`` that lists the written volumes.
+"""Write each study's preprocessed T1 volume as NIfTI, several studies at a time, and the ``index.csv`` that lists
+the written volumes.
 
 File names and the index hold only the pseudonymous patient key, the study date and UIDs of the series:
 no PatientID, name, birth date, accession number or institution.
@@ -8,9 +9,12 @@ from __future__ import annotations
 
 import csv
 import io
+import multiprocessing
 import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator, Sequence
 
 from msmonai.errors import UserError, root_cause
 from msmonai.fileio import write_text
@@ -21,46 +25,91 @@ INDEX_NAME = "index.csv"
 INDEX_COLUMNS = ("patient_key", "study_date", "series_uid", "file", "original_slices")
 
 
-def export_study(
-    study: Study, transform: Callable[[dict], dict], out_dir: str | os.PathLike, patient_key: str, taken: set[str]
-) -> dict:
-    """Preprocess ``study.t1`` and write ``<patient_key>_<YYYYMMDD>.nii.gz`` into ``out_dir``.
+@dataclass(frozen=True)
+class ExportJob:
+    """One study to preprocess: its T1 files, the NIfTI file to write and the index row that describes it."""
 
-    Args:
-        study: a study with a chosen T1 series.
-        transform: maps ``{"image": [file paths]}`` to ``{"image": MetaTensor [1, D, H, W]}``.
-        out_dir: output folder.
-        patient_key: pseudonym of ``study.patient_id``.
-        taken: file names already written in this run (a same-day second study gets a ``_2`` suffix).
+    files: tuple[str, ...]
+    target: Path
+    row: dict
 
-    Returns:
-        The index row (keys INDEX_COLUMNS).
 
-    Raises:
-        UserError: the series cannot be read (the message names the file and the reason).
+def plan_exports(studies: Sequence[tuple[Study, str]], out_dir: str | os.PathLike) -> list[ExportJob]:
+    """One job per ``(study with a chosen T1 series, patient key)``, named ``<patient_key>_<YYYYMMDD>.nii.gz``.
+
+    Names are fixed before anything runs, in the order given, so that they do not depend on which studies fail
+    or finish first; a second study of the same patient and day gets ``_2``, and so on.
     """
-    series = study.t1
+    jobs: list[ExportJob] = []
+    taken: set[str] = set()
+    for study, patient_key in studies:
+        date = study.study_date.strftime("%Y%m%d") if study.study_date else "nodate"
+        stem, number = f"{patient_key}_{date}", 1
+        name = f"{stem}.nii.gz"
+        while name in taken:
+            number += 1
+            name = f"{stem}_{number}.nii.gz"
+        taken.add(name)
+        row = {
+            "patient_key": patient_key,
+            "study_date": study.study_date.isoformat() if study.study_date else "",
+            "series_uid": study.t1.series_uid,
+            "file": name,
+            "original_slices": study.t1.n_slices,
+        }
+        jobs.append(ExportJob(tuple(str(f) for f in study.t1.files), Path(out_dir) / name, row))
+    return jobs
+
+
+def run_exports(
+    jobs: Sequence[ExportJob], transform_factory: Callable[[], Callable[[dict], dict]], workers: int = 1
+) -> Iterator[tuple[ExportJob, UserError | None]]:
+    """Preprocess and write each job, ``workers`` studies at a time; yields ``(job, None)`` or ``(job, error)``
+    in the order of ``jobs``.
+
+    Each worker process builds the transform once (``transform_factory()``, picklable) and runs one intra-op
+    thread, so N workers use N cores. Errors the user can fix (unreadable or corrupt series) are yielded, any
+    other exception is raised.
+    """
+    if workers <= 1 or len(jobs) <= 1:
+        transform = transform_factory()
+        for job in jobs:
+            yield job, _export(job, transform)
+        return
+    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                             initargs=(transform_factory,)) as pool:
+        yield from zip(jobs, pool.map(_export_in_worker, jobs))
+
+
+def _export(job: ExportJob, transform: Callable[[dict], dict]) -> UserError | None:
+    """Preprocess ``job.files`` with ``transform`` (``{"image": files} -> {"image": MetaTensor [1, D, H, W]}``) and
+    write ``job.target``; the fixable error, if any."""
     try:
-        image = transform({"image": [str(f) for f in series.files]})["image"]
+        image = transform({"image": list(job.files)})["image"]
     except Exception as err:  # MONAI wraps errors of a transform; only the user-fixable ones are reported
         cause = root_cause(err)
         if isinstance(cause, UserError):
-            raise cause from None
+            return cause
         raise
-    date = study.study_date.strftime("%Y%m%d") if study.study_date else "nodate"
-    stem, number = f"{patient_key}_{date}", 1
-    name = f"{stem}.nii.gz"
-    while name in taken:
-        number += 1
-        name = f"{stem}_{number}.nii.gz"
-    write_nifti(image, image.affine, Path(out_dir) / name)
-    return {
-        "patient_key": patient_key,
-        "study_date": study.study_date.isoformat() if study.study_date else "",
-        "series_uid": series.series_uid,
-        "file": name,
-        "original_slices": series.n_slices,
-    }
+    write_nifti(image, image.affine, job.target)
+    return None
+
+
+_worker_transform: Callable[[dict], dict] | None = None
+
+
+def _start_worker(transform_factory: Callable[[], Callable[[dict], dict]]) -> None:
+    """Initializer of a worker process: one intra-op thread, the transform built once."""
+    global _worker_transform
+    import torch
+
+    torch.set_num_threads(1)
+    _worker_transform = transform_factory()
+
+
+def _export_in_worker(job: ExportJob) -> UserError | None:
+    return _export(job, _worker_transform)
 
 
 def write_index(rows: list[dict], out_dir: str | os.PathLike) -> Path:

@@ -104,7 +104,24 @@ def test_preprocess_writes_pseudonymous_nifti_and_index(archive, tmp_path, capsy
         assert not any(value in readable or value in path.name.encode() for value in forbidden), path
 
 
-def test_preprocess_reports_a_series_that_fails_to_decode_and_goes_on(tmp_path, capsys, monkeypatch):
+def test_preprocess_with_parallel_workers_writes_the_same_bytes(archive, tmp_path, monkeypatch):
+    monkeypatch.setenv("MSMONAI_SITE_SECRET", "a-test-secret-of-enough-length")
+    outputs = {}
+    for workers in (1, 3):
+        out = tmp_path / f"out{workers}"
+        assert main(["preprocess", str(archive), "--out", str(out), "--spatial-size", "6", "12", "10", "--quiet",
+                     "--workers", str(workers)]) == 0
+        outputs[workers] = {path.name: path.read_bytes() for path in out.iterdir()}
+    assert len(outputs[1]) == 5 and outputs[1] == outputs[3]
+
+
+def test_preprocess_refuses_zero_workers(archive, tmp_path, capsys):
+    assert main(["preprocess", str(archive), "--out", str(tmp_path / "out"), "--workers", "0"]) != 0
+    assert capsys.readouterr().err.strip().splitlines()[-1].endswith("--workers must be at least 1, got 0")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_preprocess_reports_a_series_that_fails_to_decode_and_goes_on(tmp_path, capsys, monkeypatch, workers):
     monkeypatch.setenv("MSMONAI_SITE_SECRET", "a-test-secret-of-enough-length")
     write(tmp_path / "export", "good", 4)
     broken = write(tmp_path / "export", "broken", 4, size=32, patient_id="PAT-0002", study_uid="1.2.3.9",
@@ -113,7 +130,8 @@ def test_preprocess_reports_a_series_that_fails_to_decode_and_goes_on(tmp_path, 
     ds.PixelData = encapsulate([b"\xff\x4f\xff\x51" + bytes(200)])  # a JPEG 2000 codestream that cannot decode
     ds.save_as(broken[2], enforce_file_format=True)
     out = tmp_path / "out"
-    arguments = ["preprocess", str(tmp_path / "export"), "--out", str(out), "--spatial-size", "4", "8", "8", "--quiet"]
+    arguments = ["preprocess", str(tmp_path / "export"), "--out", str(out), "--spatial-size", "4", "8", "8", "--quiet",
+                 "--workers", workers]
     assert main(arguments) == 0
     captured = capsys.readouterr()
     (line,) = [line for line in captured.err.splitlines() if "cannot decode pixel data" in line]
