@@ -65,7 +65,7 @@ def measurements(work: Path, runs: int) -> list[tuple[str, Callable[[], list[Row
         return measure_frozen(cohort, work, prebuilt, volumes("test", test_items), runs=runs)
 
     plan = [
-        ("1 ingestion vs pydicom and dcm2niix", lambda: [measure_ingestion(items, work, runs=runs)]),
+        ("1 ingestion at scanner sizes vs pydicom and dcm2niix", lambda: measure_ingestion(work, runs=runs)),
         ("2 data path epoch 1 vs 2", lambda: [measure_data_path(cohort, runs=runs)]),
     ]
     plan += [(f"3 throughput {a}", lambda a=a: throughput(a)) for a in ARCHITECTURES]

@@ -62,33 +62,57 @@ def run_inspect(args: argparse.Namespace) -> int:
 
 
 def run_preprocess(args: argparse.Namespace) -> int:
-    """Preprocess each study's T1 series to ``args.out``; 1 when no volume was written."""
+    """Preprocess each study's T1 series to ``args.out``; 1 when no volume was written.
+
+    The workers start first and import torch and MONAI while this process scans the headers (pydicom only).
+    """
     from tqdm import tqdm
 
+    from msmonai.constants import DEFAULT_SPATIAL_SIZE
     from msmonai.data.pseudonym import load_or_create_secret, pseudonym
     from msmonai.errors import UserError
-    from msmonai.io.export import plan_exports, run_exports, write_index
+    from msmonai.io.export import StudyExporter, plan_exports, write_index
     from msmonai.io.scan import scan_dicom
-    from msmonai.transforms import DEFAULT_SPATIAL_SIZE, preprocessing_transforms
 
     if args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     secret = load_or_create_secret(args.secret_file)
-    result = scan_dicom(args.root, progress=not args.quiet)
-    for problem in result.problems:
-        print(f"msmonai preprocess: {problem.path}: {problem.reason}", file=sys.stderr)
-    studies = [(study, pseudonym(study.patient_id, secret)) for study in result.studies if study.t1 is not None]
-    jobs = plan_exports(studies, args.out)
-    preset = functools.partial(preprocessing_transforms, spatial_size=args.spatial_size or DEFAULT_SPATIAL_SIZE)
-    rows: list[dict] = []
-    show = not args.quiet and sys.stderr.isatty()
-    done = tqdm(run_exports(jobs, preset, args.workers), total=len(jobs), desc="preprocessing", unit="study",
-                leave=False, disable=not show)
-    for job, error in done:
-        if error is None:
-            rows.append(job.row)
-        else:
-            print(f"msmonai preprocess: {error}", file=sys.stderr)
+    preset = functools.partial(_preset, tuple(args.spatial_size or DEFAULT_SPATIAL_SIZE))
+    with StudyExporter(preset, args.workers) as exporter:
+        result = scan_dicom(args.root, progress=not args.quiet)
+        for problem in result.problems:
+            print(f"msmonai preprocess: {problem.path}: {problem.reason}", file=sys.stderr)
+        studies = [(study, pseudonym(study.patient_id, secret)) for study in result.studies if study.t1 is not None]
+        jobs = plan_exports(studies, args.out)
+        rows: list[dict] = []
+        show = not args.quiet and sys.stderr.isatty()
+        for job, error in tqdm(exporter.run(jobs), total=len(jobs), desc="preprocessing", unit="study", leave=False,
+                               disable=not show):
+            if error is None:
+                rows.append(job.row)
+            else:
+                print(f"msmonai preprocess: {error}", file=sys.stderr)
     index = write_index(rows, args.out)
     print(f"wrote {len(rows)} of {len(jobs)} T1 volumes; index: {index}")
     return 0 if rows else 1
+
+
+# MONAI's package import loads every submodule and, through them, every optional dependency that is installed: these
+# took 3 s of the 6 s a preprocess worker needed to start on 2 cores (docs/performance.md), and the preset uses none.
+NOT_NEEDED_BY_THE_PRESET = ("ignite", "matplotlib", "pandas", "scipy", "tensorboard")
+
+
+def _preset(spatial_size: tuple[int, int, int]):
+    """The preprocessing preset at ``spatial_size``, built in each worker of ``preprocess`` (picklable by name).
+
+    A worker is a process of its own: before MONAI is imported, :data:`NOT_NEEDED_BY_THE_PRESET` are marked as not
+    installed, which MONAI's optional imports accept. Modules already imported (a worker forked from a process that
+    has them) are left alone.
+    """
+    import sys
+
+    for name in NOT_NEEDED_BY_THE_PRESET:
+        sys.modules.setdefault(name, None)
+    from msmonai.transforms import preprocessing_transforms
+
+    return preprocessing_transforms(spatial_size=spatial_size)

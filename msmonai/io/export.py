@@ -61,25 +61,34 @@ def plan_exports(studies: Sequence[tuple[Study, str]], out_dir: str | os.PathLik
     return jobs
 
 
-def run_exports(
-    jobs: Sequence[ExportJob], transform_factory: Callable[[], Callable[[dict], dict]], workers: int = 1
-) -> Iterator[tuple[ExportJob, UserError | None]]:
-    """Preprocess and write each job, ``workers`` studies at a time; yields ``(job, None)`` or ``(job, error)``
-    in the order of ``jobs``.
+class StudyExporter:
+    """Worker processes that preprocess studies and write their NIfTI files, ``workers`` studies at a time.
 
-    Each worker process builds the transform once (``transform_factory()``, picklable) and runs one intra-op
-    thread, so N workers use N cores. Errors the user can fix (unreadable or corrupt series) are yielded, any
-    other exception is raised.
+    Started before the archive is scanned: each worker builds the transform once (``transform_factory()``, which
+    imports torch and MONAI, several seconds) while the caller scans headers, so that the imports overlap the scan.
+    Each worker runs one intra-op thread, so N workers use N cores. Use as a context manager.
     """
-    if workers <= 1 or len(jobs) <= 1:
-        transform = transform_factory()
-        for job in jobs:
-            yield job, _export(job, transform)
-        return
-    context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                             initargs=(transform_factory,)) as pool:
-        yield from zip(jobs, pool.map(_export_in_worker, jobs))
+
+    def __init__(self, transform_factory: Callable[[], Callable[[dict], dict]], workers: int = 1) -> None:
+        if workers < 1:
+            raise ValueError(f"workers must be >= 1, got {workers}")
+        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
+        self.pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
+                                        initargs=(transform_factory,))
+        self.pool.submit(int)  # the first task starts every worker (and its imports) now
+
+    def __enter__(self) -> "StudyExporter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.pool.shutdown(cancel_futures=True)
+
+    def run(self, jobs: Sequence[ExportJob]) -> Iterator[tuple[ExportJob, UserError | None]]:
+        """Preprocess and write each job; yields ``(job, None)`` or ``(job, error)`` in the order of ``jobs``.
+
+        Errors the user can fix (unreadable or corrupt series) are yielded, any other exception is raised.
+        """
+        yield from zip(jobs, self.pool.map(_export_in_worker, jobs))
 
 
 def _export(job: ExportJob, transform: Callable[[dict], dict]) -> UserError | None:
@@ -100,12 +109,12 @@ _worker_transform: Callable[[dict], dict] | None = None
 
 
 def _start_worker(transform_factory: Callable[[], Callable[[dict], dict]]) -> None:
-    """Initializer of a worker process: one intra-op thread, the transform built once."""
+    """Initializer of a worker process: the transform built once, one intra-op thread."""
     global _worker_transform
-    import torch
+    _worker_transform = transform_factory()
+    import torch  # imported by the transform already
 
     torch.set_num_threads(1)
-    _worker_transform = transform_factory()
 
 
 def _export_in_worker(job: ExportJob) -> UserError | None:

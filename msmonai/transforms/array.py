@@ -65,8 +65,9 @@ class EnsureFinite(Transform):
 
     def __call__(self, img: torch.Tensor) -> torch.Tensor:
         """``img`` any shape; returned unchanged when every value is finite."""
-        values = torch.as_tensor(img)
-        if values.is_floating_point() and not torch.isfinite(values).all():
+        values = torch.as_tensor(img).as_subclass(torch.Tensor)
+        # one reduction first: a sum is finite unless a value is NaN or Inf (or the sum overflows, checked in full)
+        if values.is_floating_point() and not torch.isfinite(values.sum()) and not torch.isfinite(values).all():
             source = img.meta.get("filename_or_obj", "volume") if isinstance(img, MetaTensor) else "volume"
             if isinstance(source, (list, tuple)):
                 source = source[0] if source else "volume"

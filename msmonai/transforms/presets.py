@@ -1,8 +1,8 @@
 """The one preprocessing preset every bundle, the ``preprocess`` command and prediction use.
 
 DICOM series (list of files) -> ``[1, D, H, W]`` float32 in [0, 255]: read and sort slices
-(:class:`msmonai.io.DicomSeriesReader`), reject NaN/Inf, scale each scan to [0, 255], standardise the slice
-count to D (symmetric zero padding or regular subsampling), resize each slice to H x W (2D, anti-aliased).
+(:class:`msmonai.io.DicomSeriesReader`), reject NaN/Inf, resize each slice to H x W (2D, anti-aliased), scale each
+scan to [0, 255], standardise the slice count to D (symmetric zero padding or regular subsampling).
 """
 
 from __future__ import annotations
@@ -36,11 +36,13 @@ def preprocessing_transforms(
         from msmonai.io import DicomSeriesReader
 
         steps.append(LoadImaged(keys, reader=DicomSeriesReader(), image_only=True, ensure_channel_first=True))
+    # resizing first: the scaling then runs on 128^2 slices instead of 512^2 (it is affine and the resize's weights sum
+    # to 1, so only the minimum and maximum it scales by come from the resized slices); zero slices pad after scaling
     steps += [
         EnsureFinited(keys),
+        ResizeSlicesd(keys, size=(height, width)),
         ScaleIntensityd(keys, minv=INTENSITY_RANGE[0], maxv=INTENSITY_RANGE[1]),
         StandardizeDepthd(keys, depth=depth),
-        ResizeSlicesd(keys, size=(height, width)),
         EnsureTyped(keys, dtype=torch.float32),
     ]
     return Compose(steps)

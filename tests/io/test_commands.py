@@ -5,6 +5,9 @@ from __future__ import annotations
 import csv
 import gzip
 import json
+import os
+import subprocess
+import sys
 
 import nibabel as nib
 import numpy as np
@@ -113,6 +116,19 @@ def test_preprocess_with_parallel_workers_writes_the_same_bytes(archive, tmp_pat
                      "--workers", str(workers)]) == 0
         outputs[workers] = {path.name: path.read_bytes() for path in out.iterdir()}
     assert len(outputs[1]) == 5 and outputs[1] == outputs[3]
+
+
+def test_preprocess_as_a_process_of_its_own(archive, tmp_path):
+    """The console command as users start it: its workers import MONAI without the optional packages it skips."""
+    out = tmp_path / "out"
+    done = subprocess.run(
+        [sys.executable, "-m", "msmonai.cli", "preprocess", str(archive), "--out", str(out), "--spatial-size", "6", "12",
+         "10", "--quiet", "--workers", "2"],
+        env={**os.environ, "MSMONAI_SITE_SECRET": "a-test-secret-of-enough-length"}, capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "wrote 4 of 4 T1 volumes" in done.stdout and "Traceback" not in done.stderr
+    assert len(list(out.glob("*.nii.gz"))) == 4
 
 
 def test_preprocess_refuses_zero_workers(archive, tmp_path, capsys):
