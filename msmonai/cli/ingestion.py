@@ -64,7 +64,8 @@ def run_inspect(args: argparse.Namespace) -> int:
 def run_preprocess(args: argparse.Namespace) -> int:
     """Preprocess each study's T1 series to ``args.out``; 1 when no volume was written.
 
-    The workers start first and import torch and MONAI while this process scans the headers (pydicom only).
+    The workers start first and import torch and MONAI while this process scans headers (pydicom only); once
+    ready, they read headers too.
     """
     from tqdm import tqdm
 
@@ -79,7 +80,7 @@ def run_preprocess(args: argparse.Namespace) -> int:
     secret = load_or_create_secret(args.secret_file)
     preset = functools.partial(_preset, tuple(args.spatial_size or DEFAULT_SPATIAL_SIZE))
     with StudyExporter(preset, args.workers) as exporter:
-        result = scan_dicom(args.root, progress=not args.quiet)
+        result = scan_dicom(args.root, progress=not args.quiet, helpers=exporter.pool)
         for problem in result.problems:
             print(f"msmonai preprocess: {problem.path}: {problem.reason}", file=sys.stderr)
         studies = [(study, pseudonym(study.patient_id, secret)) for study in result.studies if study.t1 is not None]

@@ -65,8 +65,9 @@ class StudyExporter:
     """Worker processes that preprocess studies and write their NIfTI files, ``workers`` studies at a time.
 
     Started before the archive is scanned: each worker builds the transform once (``transform_factory()``, which
-    imports torch and MONAI, several seconds) while the caller scans headers, so that the imports overlap the scan.
-    Each worker runs one intra-op thread, so N workers use N cores. Use as a context manager.
+    imports torch and MONAI, several seconds) while the caller scans headers, so that the imports overlap the scan;
+    ``pool`` also takes other work (``scan_dicom(..., helpers=exporter.pool)``). Each worker runs one intra-op
+    thread, so N workers use N cores. Use as a context manager.
     """
 
     def __init__(self, transform_factory: Callable[[], Callable[[dict], dict]], workers: int = 1) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import multiprocessing
 import os
 import pty
 import select
@@ -12,6 +13,7 @@ import sys
 import tempfile
 import termios
 import tracemalloc
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -121,6 +123,19 @@ def test_messy_archive_every_file_used_or_listed_exactly_once(tmp_path):
     chosen = {s.study_uid: s.t1 for s in result.studies}
     assert chosen[IDENTITY["study_uid"]].files == [p.absolute() for p in good]
     assert chosen["1.2.3.50"].files == [p.absolute() for p in other_patient]
+
+
+def test_helper_processes_give_the_same_scan(tmp_path, monkeypatch):
+    """Headers read partly by helper processes, in chunks, give exactly the scan of one process."""
+    write(tmp_path, "good", 4)
+    write(tmp_path, "deep/er/still", 5, patient_id="PAT-0002", study_uid="1.2.3.50", file_names="no_suffix")
+    for build in BAD_INPUTS.values():
+        build(tmp_path)
+    monkeypatch.setattr("msmonai.io.scan.CHUNK_FILES", 3)  # many chunks for a small tree
+    alone = scan_dicom(tmp_path)
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("fork")) as helpers:
+        shared = scan_dicom(tmp_path, helpers=helpers)
+    assert shared == alone and len(alone.problems) > 5
 
 
 def test_unreadable_file_and_folder_are_listed(tmp_path):
