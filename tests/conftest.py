@@ -9,3 +9,9 @@ from tests.cohort import write_tiny_cohort
 def tiny_datalist(tmp_path_factory):
     """Path of the tiny cohort's datalist.json (written once per test session)."""
     return write_tiny_cohort(tmp_path_factory.mktemp("tiny_cohort"))
+
+
+@pytest.fixture(autouse=True)
+def site_config_home(tmp_path_factory, monkeypatch):
+    """Every test has its own ``$XDG_CONFIG_HOME``: a site secret created by default never lands in the real one."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))

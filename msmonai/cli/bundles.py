@@ -41,7 +41,8 @@ def register(subparsers) -> None:
     p.add_argument("--dicom", required=True, help="DICOM folder of the patient(s)")
     p.add_argument("--clinical", required=True, help="clinical visits CSV (data_manifests/README.md)")
     p.add_argument("--out", required=True, help="output directory")
-    p.add_argument("--secret-file", default=None, help="site secret for pseudonymous keys (or $MSMONAI_SITE_SECRET)")
+    p.add_argument("--secret-file", default=None, help="site secret for pseudonymous keys (created if missing; "
+                   "$MSMONAI_SITE_SECRET overrides it; default ~/.config/msmonai/site_secret.key)")
     p.add_argument("--mc_samples", type=int, default=20, help="Monte-Carlo dropout passes (0: no uncertainty)")
     p.add_argument("--threshold", type=float, default=None,
                    help="probability at or above which activity is predicted (default: the threshold stored with the model)")

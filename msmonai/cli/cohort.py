@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -34,7 +35,7 @@ def register(subparsers) -> None:
         "--secret-file",
         type=Path,
         help="site secret for the pseudonyms (created with mode 0600 if missing; $MSMONAI_SITE_SECRET overrides it); "
-        "default <out dir>/site_secret.key; the pseudonym map is written next to it as pseudonyms.csv",
+        "default ~/.config/msmonai/site_secret.key; the pseudonym map is written next to it as pseudonyms.csv",
     )
     p.add_argument("--strict", action="store_true", help="exit non-zero, without writing the manifest, if anything is excluded")
     p.add_argument(
@@ -67,7 +68,7 @@ def _manifest(args: argparse.Namespace) -> int:
     from msmonai.data.clinical import load_clinical_visits
     from msmonai.data.exclusions import exclusions_path, write_exclusions
     from msmonai.data.manifest import ManifestOptions, compile_manifest, summarise, update_pseudonym_map
-    from msmonai.data.pseudonym import load_or_create_secret
+    from msmonai.data.pseudonym import SECRET_ENV, load_or_create_secret, secret_file_location
     from msmonai.errors import UserError
     from msmonai.fileio import write_json
     from msmonai.io import scan_dicom
@@ -83,7 +84,11 @@ def _manifest(args: argparse.Namespace) -> int:
     )
     if not args.dicom.is_dir():
         raise UserError(f"{args.dicom}: not a folder (--dicom)")
-    secret_file = args.secret_file or args.out.parent / "site_secret.key"
+    earlier = args.out.parent / "site_secret.key"  # where manifest kept the secret before one rule served all commands
+    secret_file = secret_file_location(args.secret_file)
+    if args.secret_file is None and not os.environ.get(SECRET_ENV) and earlier.is_file() and not secret_file.exists():
+        raise UserError(f"{earlier}: the site secret of an earlier msmonai manifest; pass --secret-file {earlier} to "
+                        f"keep its pseudonyms, or move it to {secret_file}")
     secret = load_or_create_secret(secret_file)
     visits, clinical_exclusions = load_clinical_visits(args.clinical)
     scan = scan_dicom(args.dicom, progress=not args.quiet)

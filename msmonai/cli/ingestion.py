@@ -36,7 +36,8 @@ def register(subparsers) -> None:
         "--spatial-size", nargs=3, type=int, metavar=("D", "H", "W"), help="output size (default: the preset's)"
     )
     p.add_argument(
-        "--secret-file", metavar="F", help="site secret for pseudonyms (created if missing; or $MSMONAI_SITE_SECRET)"
+        "--secret-file", metavar="F", help="site secret for pseudonyms (created if missing; $MSMONAI_SITE_SECRET "
+        "overrides it; default ~/.config/msmonai/site_secret.key)"
     )
     p.add_argument(
         "--workers", type=int, default=len(os.sched_getaffinity(0)), metavar="N",

@@ -9,6 +9,7 @@ import pytest
 from monai.data import load_decathlon_datalist
 
 from msmonai.cli import main
+from msmonai.data.pseudonym import default_secret_file
 from msmonai.data.schemas import DATALIST, validator
 
 UID = "1.2.826.0.1.3680043.10.1000."
@@ -91,18 +92,34 @@ def test_manifest_items_exclusions_and_summary(cohort, capsys):
     assert "fold 0 (training)" in out and "fold 1 (training)" in out
 
 
-def test_no_raw_identifier_in_any_output_but_the_pseudonym_map(cohort):
+def test_no_raw_identifier_in_any_output_but_the_pseudonym_map(cohort, caplog):
     assert run(cohort) == 0
     out_dir = cohort["out"].parent
+    assert sorted(p.name for p in out_dir.iterdir()) == ["datalist.exclusions.csv", "datalist.json"]
     for path in (cohort["out"], cohort["out"].with_name("datalist.exclusions.csv")):
         text = path.read_text()
         assert "PAT-" not in text and "Name^" not in text
-    with open(out_dir / "pseudonyms.csv", newline="") as f:
+    site = default_secret_file().parent  # the one rule: the site's key file, outside the folder written
+    assert f"created a new site secret in {site / 'site_secret.key'}" in caplog.text
+    with open(site / "pseudonyms.csv", newline="") as f:
         mapping = {row["patient_id"]: row["pseudonym"] for row in csv.DictReader(f)}
     assert set(mapping) == {"PAT-A", "PAT-B", "PAT-C", "PAT-D", "PAT-E"}
     assert set(mapping.values()) >= {i["patient"] for i in json.loads(cohort["out"].read_text())["training"]}
     for name in ("site_secret.key", "pseudonyms.csv"):
-        assert stat.S_IMODE((out_dir / name).stat().st_mode) == 0o600
+        assert stat.S_IMODE((site / name).stat().st_mode) == 0o600
+    caplog.clear()
+    assert run(cohort) == 0 and "created" not in caplog.text  # the second run reads the same secret
+
+
+def test_a_secret_left_by_an_earlier_manifest_is_never_replaced_silently(cohort, capsys):
+    earlier = cohort["out"].parent / "site_secret.key"
+    earlier.parent.mkdir(parents=True, exist_ok=True)
+    earlier.write_text("an earlier secret of enough length\n")
+    assert run(cohort) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"msmonai manifest: error: {earlier}: the site secret of an earlier msmonai manifest")
+    assert not default_secret_file().exists()
+    assert run(cohort, "--secret-file", str(earlier)) == 0
 
 
 def test_pseudonyms_are_stable_for_a_secret_and_differ_across_secrets(cohort, tmp_path):

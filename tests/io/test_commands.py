@@ -16,7 +16,7 @@ import pytest
 from pydicom.encaps import encapsulate
 
 from msmonai.cli import main
-from msmonai.data.pseudonym import load_or_create_secret, pseudonym
+from msmonai.data.pseudonym import default_secret_file, load_or_create_secret, pseudonym
 from tests.io.dicom_trees import write
 
 PLANTED = {  # distinctive values that must never appear in anything preprocess writes
@@ -129,6 +129,15 @@ def test_preprocess_as_a_process_of_its_own(archive, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "wrote 4 of 4 T1 volumes" in done.stdout and "Traceback" not in done.stderr
     assert len(list(out.glob("*.nii.gz"))) == 4
+
+
+def test_preprocess_as_the_readme_gives_it_creates_the_site_secret(archive, tmp_path, monkeypatch, caplog):
+    monkeypatch.delenv("MSMONAI_SITE_SECRET", raising=False)
+    assert main(["preprocess", str(archive), "--out", str(tmp_path / "out")]) == 0
+    secret = default_secret_file()
+    assert f"created a new site secret in {secret}" in caplog.text
+    keys = {row["patient_key"] for row in csv.DictReader(open(tmp_path / "out" / "index.csv", newline=""))}
+    assert keys == {pseudonym(pid, secret.read_bytes().strip()) for pid in PATIENT_IDS}
 
 
 def test_preprocess_refuses_zero_workers(archive, tmp_path, capsys):
