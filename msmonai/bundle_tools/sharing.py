@@ -2,8 +2,10 @@
 
 The zip holds one folder named after the bundle with ``configs/``, ``docs/``, ``LICENSE``, ``large_files.yml``
 (if any), ``models/model.pt`` (weights only), ``models/model.ts`` (TorchScript from MONAI's ``ckpt_export``),
-``meta_schema.json`` (so metadata is checked offline) and ``SHA256SUMS`` in ``sha256sum`` format, so a receiver
-can also run ``sha256sum -c SHA256SUMS`` in the extracted folder. Nothing else of the bundle folder is shared:
+``meta_schema.json`` (so metadata is checked offline), ``SHA256SUMS`` in ``sha256sum`` format (a receiver can also
+run ``sha256sum -c SHA256SUMS`` in the extracted folder) and, when signed, ``SHA256SUMS.sig``
+(:mod:`msmonai.bundle_tools.signing`). Verification checks the signature against keys the receiver trusts, the
+sums, the metadata, the weights and the configs (:mod:`msmonai.bundle_tools.audit`) before anything runs. Nothing else of the bundle folder is shared:
 ``eval/``, ``logs/``, caches and datalists may hold patient-derived data.
 """
 
@@ -15,9 +17,12 @@ import os
 import re
 import tempfile
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator, Sequence
 
+from msmonai.bundle_tools.audit import Finding, audit_configs
+from msmonai.bundle_tools.signing import SIGNATURE_FILE, check_signature, sign
 from msmonai.errors import UserError
 from msmonai.fileio import atomic_path
 
@@ -33,7 +38,10 @@ _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates: the same bundle gives t
 
 
 def export_bundle(
-    bundle_dir: str | os.PathLike, out_zip: str | os.PathLike, spatial_size: Sequence[int] | None = None
+    bundle_dir: str | os.PathLike,
+    out_zip: str | os.PathLike,
+    spatial_size: Sequence[int] | None = None,
+    sign_key: str | os.PathLike | None = None,
 ) -> Path:
     """Write the shareable zip of a trained bundle to ``out_zip`` (atomically) and return its path.
 
@@ -45,6 +53,7 @@ def export_bundle(
         bundle_dir: the bundle folder (``configs/metadata.json`` inside).
         out_zip: the zip to write.
         spatial_size: the ``spatial_size`` the weights were trained with, when not the config's default.
+        sign_key: PEM private key (``msmonai keygen``) that signs ``SHA256SUMS`` into ``SHA256SUMS.sig``.
     """
     import torch
 
@@ -69,20 +78,37 @@ def export_bundle(
     files = {rel: bundle / rel for rel in _shared_files(bundle)}
     files[SCHEMA_FILE] = schema
     sums = "".join(f"{_sha256(files[rel])}  {rel}\n" for rel in sorted(files))
+    signature = sign(sums.encode("utf-8"), sign_key) if sign_key is not None else None
     with atomic_path(out_zip) as tmp, zipfile.ZipFile(tmp, "w") as zf:
         for rel in sorted(files):
             zf.writestr(_zip_info(f"{bundle.name}/{rel}"), files[rel].read_bytes())
         zf.writestr(_zip_info(f"{bundle.name}/{SUMS_FILE}"), sums)
+        if signature is not None:
+            zf.writestr(_zip_info(f"{bundle.name}/{SIGNATURE_FILE}"), signature)
     return Path(out_zip)
 
 
-def verify_bundle(path: str | os.PathLike) -> list[str]:
-    """Check an exported bundle (its zip or extracted folder) and return its verified files, sorted.
+@dataclass(frozen=True)
+class Verification:
+    """What ``verify_bundle`` established: the files checked, the signer (None: authenticity not checked) and the
+    config audit's findings (refused ones only when ``allow_code`` let them through)."""
 
-    Refuses, naming the first offending file: unsafe zip member names (absolute or ``..``), symbolic links, files
-    missing from or not listed in ``SHA256SUMS``, files whose SHA-256 differs, ``configs/metadata.json`` failing
-    ``monai.bundle verify_metadata`` against the shipped ``meta_schema.json``, and a ``models/model.pt`` that does
-    not load with ``torch.load(weights_only=True)``.
+    files: list[str]
+    signer: str | None
+    findings: list[Finding]
+
+
+def verify_bundle(
+    path: str | os.PathLike, trusted_keys: Sequence[str | os.PathLike] = (), allow_code: bool = False
+) -> Verification:
+    """Check an exported bundle (its zip or extracted folder) before anything of it runs.
+
+    Refuses, naming the first offending file: unsafe zip member names (absolute or ``..``), symbolic links; with
+    ``trusted_keys``, a missing, unreadable, untrusted or non-matching ``SHA256SUMS.sig``; files missing from or not
+    listed in ``SHA256SUMS``, files whose SHA-256 differs, ``configs/metadata.json`` failing
+    ``monai.bundle verify_metadata`` against the shipped ``meta_schema.json``, a ``models/model.pt`` that does
+    not load with ``torch.load(weights_only=True)``, and (unless ``allow_code``) any config component or
+    expression the audit of :mod:`msmonai.bundle_tools.audit` refuses.
     """
     from msmonai.engine.checkpoints import load_checkpoint
 
@@ -91,9 +117,14 @@ def verify_bundle(path: str | os.PathLike) -> list[str]:
         sums_file = root / SUMS_FILE
         if not sums_file.is_file():
             raise UserError(f"{path}: {SUMS_FILE} missing; not a bundle written by `msmonai export-bundle`")
-        listed = _read_sums(sums_file, path)
         present = _regular_files(root, path)
-        present.remove(SUMS_FILE)
+        signature = root / SIGNATURE_FILE
+        signer = None
+        if trusted_keys:
+            text = signature.read_text(encoding="utf-8") if signature.is_file() else None
+            signer = check_signature(sums_file.read_bytes(), text, trusted_keys, str(path))
+        listed = _read_sums(sums_file, path)
+        present -= {SUMS_FILE, SIGNATURE_FILE}
         for rel in sorted(listed.keys() | present):
             if rel not in present:
                 raise UserError(f"{path}: {rel} is listed in {SUMS_FILE} but missing")
@@ -109,7 +140,13 @@ def verify_bundle(path: str | os.PathLike) -> list[str]:
             load_checkpoint(root / MODEL_FILE)
         except UserError as err:  # name the file as the user knows it, not inside the extraction folder
             raise UserError(str(err).replace(f"{root}{os.sep}", f"{path}: ")) from err
-    return sorted(present)
+        findings = audit_configs(root / "configs")
+        refused = [f for f in findings if f.problem]
+        if refused and not allow_code:
+            first = refused[0]
+            raise UserError(f"{path}: refused, {first.file} id {first.id!r}: {first.problem} ({first.text[:120]!r}); "
+                            f"{len(refused)} refused in all (verify-bundle lists them; --allow-code runs them anyway)")
+    return Verification(sorted(present), signer, findings)
 
 
 def _shared_files(bundle: Path) -> list[str]:

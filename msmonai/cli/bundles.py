@@ -1,4 +1,4 @@
-"""``msmonai cv``, ``predict``, ``export-bundle``, ``verify-bundle``: commands that run or ship bundles."""
+"""``msmonai cv``, ``predict``, ``export-bundle``, ``verify-bundle``, ``keygen``: commands that run or ship bundles."""
 
 from __future__ import annotations
 
@@ -58,11 +58,26 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output .zip")
     p.add_argument("--spatial_size", type=int, nargs=3, metavar=("D", "H", "W"), default=None,
                    help="the spatial_size the bundle was trained with, when not its default")
+    p.add_argument("--sign-key", metavar="PEM", help="private key from `msmonai keygen`: sign the bundle")
     p.set_defaults(func=run_export)
 
-    p = subparsers.add_parser("verify-bundle", help="check a shared bundle's hashes and metadata before running it")
+    p = subparsers.add_parser(
+        "verify-bundle", help="check a shared bundle's signature, hashes, metadata, weights and configs before running it",
+        description="Refuses a bundle that was altered, is unsigned or signed by a key you do not trust (with "
+        "--trusted-key), or whose configs use code outside monai, torch, ignite, msmonai and numpy. Lists every "
+        "_target_ and $ expression of its configs with the audit's verdict.",
+    )
     p.add_argument("bundle", help="bundle .zip or directory")
+    p.add_argument("--trusted-key", action="append", default=[], metavar="PEM",
+                   help="public key of a sender you trust (repeatable); without one, authenticity is not checked")
+    p.add_argument("--allow-code", action="store_true",
+                   help="accept configs the audit refuses (they execute Python on this machine): a warning, not a refusal")
     p.set_defaults(func=run_verify)
+
+    p = subparsers.add_parser("keygen", help="make an Ed25519 key pair for signing bundles")
+    p.add_argument("--out", required=True, metavar="DIR", help="folder for signing-key.pem (private, 0600) and "
+                   "signing-key.pub.pem (hand it to your partners)")
+    p.set_defaults(func=run_keygen)
 
 
 def run_cv(args: argparse.Namespace) -> int:
@@ -102,13 +117,34 @@ def run_predict(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from msmonai.bundle_tools.sharing import export_bundle
 
-    print(export_bundle(args.bundle, args.out, spatial_size=args.spatial_size))
+    print(export_bundle(args.bundle, args.out, spatial_size=args.spatial_size, sign_key=args.sign_key))
     return 0
 
 
 def run_verify(args: argparse.Namespace) -> int:
+    import sys
+
     from msmonai.bundle_tools.sharing import verify_bundle
 
-    files = verify_bundle(args.bundle)
-    print(f"{args.bundle}: verified {len(files)} files")
+    result = verify_bundle(args.bundle, trusted_keys=args.trusted_key, allow_code=args.allow_code)
+    for finding in result.findings:
+        print(finding.line())
+    refused = [f for f in result.findings if f.problem]
+    if refused:
+        print(f"msmonai verify-bundle: warning: --allow-code: {len(refused)} config entries the audit refuses will "
+              "execute on this machine", file=sys.stderr)
+    if result.signer is None:
+        print(f"{args.bundle}: integrity of {len(result.files)} files verified; authenticity NOT checked (no "
+              "--trusted-key given)")
+    else:
+        print(f"{args.bundle}: verified {len(result.files)} files, signed by trusted key {result.signer}")
+    return 0
+
+
+def run_keygen(args: argparse.Namespace) -> int:
+    from msmonai.bundle_tools.signing import generate_keys
+
+    private, public = generate_keys(args.out)
+    print(f"private key {private} (keep it, mode 0600); public key {public} (hand it to the sites that receive "
+          "your bundles)")
     return 0

@@ -30,7 +30,7 @@ class PredictionWriter:
             stored in the network when it was selected (``msmonai.engine.selection``).
         metrics: also write metrics and figures (needs labels).
         mc_samples: Monte-Carlo dropout passes per observation for the uncertainty (0: none).
-        model_name: shown in figure titles.
+        model_name: shown in figure titles; None (default): the class name of the evaluated network.
     """
 
     def __init__(
@@ -39,7 +39,7 @@ class PredictionWriter:
         threshold: float | None = None,
         metrics: bool = False,
         mc_samples: int = 0,
-        model_name: str = "model",
+        model_name: str | None = None,
     ) -> None:
         self.output_dir = Path(output_dir)
         self.threshold = None if threshold is None else float(threshold)
@@ -49,6 +49,8 @@ class PredictionWriter:
         self.rows: list[dict] = []
 
     def attach(self, engine: Engine) -> None:
+        if self.model_name is None:
+            self.model_name = type(engine.network).__name__
         engine.add_event_handler(Events.EPOCH_STARTED, lambda _: self.rows.clear())
         engine.add_event_handler(Events.ITERATION_COMPLETED, self.collect)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self.write)

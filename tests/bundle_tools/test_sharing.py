@@ -101,14 +101,14 @@ def test_export_holds_only_shared_files_and_verifies(exported):
         sums = dict(line.split("  ")[::-1] for line in zf.read(f"{name}/SHA256SUMS").decode().splitlines())
         assert {rel: hashlib.sha256(zf.read(f"{name}/{rel}")).hexdigest() for rel in expected} == sums
     assert names == sorted(f"{name}/{rel}" for rel in expected + ["SHA256SUMS"])
-    assert verify_bundle(zip_path) == expected
+    assert verify_bundle(zip_path).files == expected
 
 
 def test_extracted_folder_verifies(exported, tmp_path):
     zip_path, name, expected = exported
     with zipfile.ZipFile(zip_path) as zf:
         zf.extractall(tmp_path)
-    assert verify_bundle(tmp_path / name) == expected
+    assert verify_bundle(tmp_path / name).files == expected
 
 
 @pytest.mark.parametrize(
