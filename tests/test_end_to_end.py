@@ -64,7 +64,6 @@ def pipeline(tmp_path_factory):
                 "--folds", "4", "--test-fold", "3", "--secret-file", key, "--quiet"]) == 0
     bundle = out / BUNDLE
     shutil.copytree(REPO / "bundles" / BUNDLE, bundle)
-    shutil.copy(REPO / "bundles" / "meta_schema.json", out / "meta_schema.json")
     tiny = {"datalist": str(datalist), "num_epochs": 1, "batch_size": 4, "spatial_size": TINY_SPATIAL_SIZE,
             "num_workers": 0, "device": "$torch.device('cpu')"}
     run_bundle(bundle, "train", tiny, log_file=out / "train.log")

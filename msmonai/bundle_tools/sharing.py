@@ -18,6 +18,7 @@ import re
 import tempfile
 import zipfile
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path, PurePosixPath
 from typing import Iterator, Sequence
 
@@ -47,7 +48,8 @@ def export_bundle(
 
     ``models/model.ts`` is (re)built in the bundle folder from ``models/model.pt`` with ``monai.bundle.ckpt_export``
     and the bundle's ``configs/train.json``, overriding ``pretrained`` to False so no ImageNet file is needed. The
-    metadata must validate against ``meta_schema.json`` next to the bundle folder (``bundles/meta_schema.json``).
+    metadata must validate against the schema shipped in the package (:func:`metadata_schema`); the bundle folder may
+    lie anywhere.
 
     Args:
         bundle_dir: the bundle folder (``configs/metadata.json`` inside).
@@ -69,9 +71,7 @@ def export_bundle(
     state = load_checkpoint(model_pt)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UserError(f"{model_pt}: not a plain state_dict of network_def (the resumable last.pt cannot be shared)")
-    schema = bundle.parent / SCHEMA_FILE
-    if not schema.is_file():
-        raise UserError(f"{schema}: missing; the metadata schema must sit next to the bundle folder")
+    schema = metadata_schema()
     _verify_metadata(bundle / METADATA_FILE, schema)
     _export_torchscript(bundle, spatial_size)
 
@@ -106,7 +106,7 @@ def verify_bundle(
     Refuses, naming the first offending file: unsafe zip member names (absolute or ``..``), symbolic links; with
     ``trusted_keys``, a missing, unreadable, untrusted or non-matching ``SHA256SUMS.sig``; files missing from or not
     listed in ``SHA256SUMS``, files whose SHA-256 differs, ``configs/metadata.json`` failing
-    ``monai.bundle verify_metadata`` against the shipped ``meta_schema.json``, a ``models/model.pt`` that does
+    ``monai.bundle verify_metadata`` against this package's schema, a ``models/model.pt`` that does
     not load with ``torch.load(weights_only=True)``, and (unless ``allow_code``) any config component or
     expression the audit of :mod:`msmonai.bundle_tools.audit` refuses.
     """
@@ -136,7 +136,7 @@ def verify_bundle(
             if required not in present:
                 raise UserError(f"{path}: {required} missing from the bundle")
         try:
-            _verify_metadata(root / METADATA_FILE, root / SCHEMA_FILE)
+            _verify_metadata(root / METADATA_FILE, metadata_schema())  # this site's schema, not the sender's
             load_checkpoint(root / MODEL_FILE)
         except UserError as err:  # name the file as the user knows it, not inside the extraction folder
             raise UserError(str(err).replace(f"{root}{os.sep}", f"{path}: ")) from err
@@ -147,6 +147,12 @@ def verify_bundle(
             raise UserError(f"{path}: refused, {first.file} id {first.id!r}: {first.problem} ({first.text[:120]!r}); "
                             f"{len(refused)} refused in all (verify-bundle lists them; --allow-code runs them anyway)")
     return Verification(sorted(present), signer, findings)
+
+
+def metadata_schema() -> Path:
+    """The bundle metadata schema shipped inside the package (its one copy; the zip carries it as ``meta_schema.json``
+    for receivers without msmonai): MONAI's meta_schema_20240725 requirements plus this project's."""
+    return Path(str(files("msmonai").joinpath("schemas", "bundle_metadata.schema.json")))
 
 
 def _shared_files(bundle: Path) -> list[str]:

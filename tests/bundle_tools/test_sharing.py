@@ -34,8 +34,7 @@ class Payload:
 
 
 def copy_bundle(name: str, dest: Path) -> Path:
-    """A copy of ``bundles/<name>`` with ``bundles/meta_schema.json`` next to it, as in the repository."""
-    shutil.copy(BUNDLES / "meta_schema.json", dest / "meta_schema.json")
+    """A copy of ``bundles/<name>`` outside the repository, as a receiving site has it."""
     return Path(shutil.copytree(BUNDLES / name, dest / name, ignore=shutil.ignore_patterns(*USED)))
 
 

@@ -6,9 +6,10 @@ import pytest
 import torch
 from monai.bundle import ConfigParser, ckpt_export, verify_metadata, verify_net_in_out
 
+from msmonai.bundle_tools.sharing import metadata_schema
 from tests.bundles.conftest import BUNDLES, REPO, TINY_SPATIAL_SIZE
 
-SCHEMA = REPO / "bundles" / "meta_schema.json"
+SCHEMA = metadata_schema()
 
 
 def configs(bundle: str) -> tuple[str, str]:
@@ -53,3 +54,35 @@ def test_torchscript_export_gives_the_eager_outputs(bundle, tmp_path):
     lengths = torch.tensor([3, 2])
     with torch.no_grad():
         assert torch.allclose(scripted(image, edss, lengths), net(image, edss, lengths), atol=1e-5)
+
+
+# Each case is metadata that MONAI's published meta_schema_20240725.json rejects (its "required" lists, the tensor
+# definition, the *_data_format pattern and the property types); the package's schema must reject it too.
+REAL_SCHEMA_REQUIRED = ("schema", "version", "monai_version", "pytorch_version", "numpy_version",
+                        "required_packages_version", "task", "description", "authors", "copyright",
+                        "network_data_format")
+TENSOR_REQUIRED = ("type", "format", "num_channels", "spatial_shape", "dtype", "value_range")
+
+
+def rejected_by_monai_schema():
+    for field in REAL_SCHEMA_REQUIRED:
+        yield f"without {field}", lambda m, f=field: m.pop(f)
+    for name in ("image", "edss", "lengths"):
+        for field in TENSOR_REQUIRED:
+            yield f"input {name} without {field}", lambda m, n=name, f=field: m["network_data_format"]["inputs"][n].pop(f)
+    yield "network_data_format without outputs", lambda m: m["network_data_format"].pop("outputs")
+    yield "another_data_format without inputs", lambda m: m.update(another_data_format={"outputs": {}})
+    yield "references not a list", lambda m: m.update(references="a paper")
+    yield "eval_metrics not an object", lambda m: m.update(eval_metrics="0.9")
+    yield "pred_classes not a string", lambda m: m.update(pred_classes=["remission", "active"])
+
+
+@pytest.mark.parametrize("case, mutate", list(rejected_by_monai_schema()), ids=lambda v: v if isinstance(v, str) else "")
+def test_package_schema_is_never_looser_than_monai_meta_schema_20240725(case, mutate, tmp_path):
+    _, meta = configs(BUNDLES[0])
+    metadata = json.loads(open(meta).read())
+    mutate(metadata)
+    bad = tmp_path / "metadata.json"
+    bad.write_text(json.dumps(metadata))
+    with pytest.raises(ValueError):
+        verify_metadata(meta_file=str(bad), filepath=str(SCHEMA))
