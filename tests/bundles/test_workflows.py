@@ -149,3 +149,19 @@ def test_two_node_launch_with_c10d_rendezvous_on_cpu(tiny_datalist, tmp_path):
     assert (tmp_path / "models" / "model.pt").is_file() and (tmp_path / "models" / "last.pt").is_file()
     saved = [output for output in outputs if "saved" in output and "model.pt" in output]
     assert len(saved) == 1, "exactly one node (global rank 0) saves the checkpoint"
+
+
+def test_a_datalist_without_the_split_ends_with_the_projects_one_line(tiny_datalist, tmp_path):
+    """Under ``python -m monai.bundle run`` itself, MONAI's RuntimeError traceback is followed by our message."""
+    import subprocess
+
+    from msmonai.bundle_tools.runner import bundle_command
+
+    training_only = tmp_path / "datalist.json"
+    training_only.write_text(json.dumps({"training": json.loads(tiny_datalist.read_text())["training"]}))
+    overrides = {**tiny_overrides(training_only, tmp_path), "datalist": str(training_only)}
+    cmd = bundle_command(REPO / "bundles" / "ms_activity_resnet3d", "evaluate", overrides)
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    assert last.startswith("msmonai: error: ") and str(training_only) in last and "testing" in last, last
