@@ -43,19 +43,22 @@ def export_bundle(
     out_zip: str | os.PathLike,
     spatial_size: Sequence[int] | None = None,
     sign_key: str | os.PathLike | None = None,
+    model: str | os.PathLike | None = None,
 ) -> Path:
     """Write the shareable zip of a trained bundle to ``out_zip`` (atomically) and return its path.
 
-    ``models/model.ts`` is (re)built in the bundle folder from ``models/model.pt`` with ``monai.bundle.ckpt_export``
-    and the bundle's ``configs/train.json``, overriding ``pretrained`` to False so no ImageNet file is needed. The
-    metadata must validate against the schema shipped in the package (:func:`metadata_schema`); the bundle folder may
-    lie anywhere.
+    The zip's ``models/model.ts`` is built from the weights with ``monai.bundle.ckpt_export`` and the bundle's
+    ``configs/train.json``, overriding ``pretrained`` to False so no ImageNet file is needed; the bundle folder itself
+    is not changed. The metadata must validate against the schema shipped in the package (:func:`metadata_schema`);
+    the bundle folder may lie anywhere.
 
     Args:
         bundle_dir: the bundle folder (``configs/metadata.json`` inside).
         out_zip: the zip to write.
         spatial_size: the ``spatial_size`` the weights were trained with, when not the config's default.
         sign_key: PEM private key (``msmonai keygen``) that signs ``SHA256SUMS`` into ``SHA256SUMS.sig``.
+        model: the weights to share (a training run with ``--bundle_root`` elsewhere writes them there); default
+            the bundle's ``models/model.pt``.
     """
     import torch
 
@@ -64,27 +67,28 @@ def export_bundle(
     bundle = Path(bundle_dir).resolve()
     if not (bundle / METADATA_FILE).is_file():
         raise UserError(f"{bundle}: not a bundle ({METADATA_FILE} missing)")
-    model_pt = bundle / MODEL_FILE
+    model_pt = Path(model).resolve() if model is not None else bundle / MODEL_FILE
     if not model_pt.is_file():
         raise UserError(f"{model_pt}: missing; train first (python -m monai.bundle run --config_file "
-                        "configs/train.json ...) so that the best weights are saved there")
+                        "configs/train.json ...) so that the best weights are saved there, or give --model")
     state = load_checkpoint(model_pt)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UserError(f"{model_pt}: not a plain state_dict of network_def (the resumable last.pt cannot be shared)")
     schema = metadata_schema()
     _verify_metadata(bundle / METADATA_FILE, schema)
-    _export_torchscript(bundle, spatial_size)
-
-    files = {rel: bundle / rel for rel in _shared_files(bundle)}
-    files[SCHEMA_FILE] = schema
-    sums = "".join(f"{_sha256(files[rel])}  {rel}\n" for rel in sorted(files))
-    signature = sign(sums.encode("utf-8"), sign_key) if sign_key is not None else None
-    with atomic_path(out_zip) as tmp, zipfile.ZipFile(tmp, "w") as zf:
-        for rel in sorted(files):
-            zf.writestr(_zip_info(f"{bundle.name}/{rel}"), files[rel].read_bytes())
-        zf.writestr(_zip_info(f"{bundle.name}/{SUMS_FILE}"), sums)
-        if signature is not None:
-            zf.writestr(_zip_info(f"{bundle.name}/{SIGNATURE_FILE}"), signature)
+    with tempfile.TemporaryDirectory(prefix="msmonai-export-") as scratch:
+        torchscript = Path(scratch, "model.ts")
+        _export_torchscript(bundle, model_pt, torchscript, spatial_size)
+        files = {rel: bundle / rel for rel in _shared_files(bundle)}
+        files.update({MODEL_FILE: model_pt, TORCHSCRIPT_FILE: torchscript, SCHEMA_FILE: schema})
+        sums = "".join(f"{_sha256(files[rel])}  {rel}\n" for rel in sorted(files))
+        signature = sign(sums.encode("utf-8"), sign_key) if sign_key is not None else None
+        with atomic_path(out_zip) as tmp, zipfile.ZipFile(tmp, "w") as zf:
+            for rel in sorted(files):
+                zf.writestr(_zip_info(f"{bundle.name}/{rel}"), files[rel].read_bytes())
+            zf.writestr(_zip_info(f"{bundle.name}/{SUMS_FILE}"), sums)
+            if signature is not None:
+                zf.writestr(_zip_info(f"{bundle.name}/{SIGNATURE_FILE}"), signature)
     return Path(out_zip)
 
 
@@ -156,38 +160,36 @@ def metadata_schema() -> Path:
 
 
 def _shared_files(bundle: Path) -> list[str]:
-    """Bundle-relative POSIX paths of everything that is shared (``configs/``, ``docs/``, fixed files, models)."""
+    """Bundle-relative POSIX paths of the shared files of the bundle folder (``configs/``, ``docs/``, fixed files)."""
     rels = [
         p.relative_to(bundle).as_posix()
         for d in SHARED_DIRS
         for p in sorted((bundle / d).rglob("*"))
         if p.is_file()
     ]
-    rels += [name for name in SHARED_FILES if (bundle / name).is_file()]
-    return rels + [MODEL_FILE, TORCHSCRIPT_FILE]
+    return rels + [name for name in SHARED_FILES if (bundle / name).is_file()]
 
 
-def _export_torchscript(bundle: Path, spatial_size: Sequence[int] | None) -> None:
-    """Write ``models/model.ts`` atomically: TorchScript of ``network_def`` with the weights of ``models/model.pt``."""
+def _export_torchscript(bundle: Path, model_pt: Path, target: Path, spatial_size: Sequence[int] | None) -> None:
+    """Write ``target``: TorchScript of the bundle's ``network_def`` with the weights of ``model_pt``."""
     from monai.bundle import ckpt_export
 
     overrides = {"bundle_root": str(bundle), "pretrained": False}  # "pretrained" is read by the 2D bundle only
     if spatial_size is not None:
         overrides["spatial_size"] = list(spatial_size)
-    with atomic_path(bundle / TORCHSCRIPT_FILE) as tmp:
-        try:
-            ckpt_export(
-                net_id="network_def",
-                filepath=str(tmp),
-                ckpt_file=str(bundle / MODEL_FILE),
-                meta_file=str(bundle / METADATA_FILE),
-                config_file=str(bundle / "configs" / "train.json"),
-                **overrides,
-            )
-        except RuntimeError as err:  # state_dict keys/shapes disagree with network_def
-            reason = " ".join(str(err).split())[:300]
-            raise UserError(f"{bundle / MODEL_FILE}: does not fit the bundle's network_def "
-                            f"(another architecture or spatial_size?): {reason}") from err
+    try:
+        ckpt_export(
+            net_id="network_def",
+            filepath=str(target),
+            ckpt_file=str(model_pt),
+            meta_file=str(bundle / METADATA_FILE),
+            config_file=str(bundle / "configs" / "train.json"),
+            **overrides,
+        )
+    except RuntimeError as err:  # state_dict keys/shapes disagree with network_def
+        reason = " ".join(str(err).split())[:300]
+        raise UserError(f"{model_pt}: does not fit the bundle's network_def "
+                        f"(another architecture or spatial_size?): {reason}") from err
 
 
 def _verify_metadata(metadata: Path, schema: Path) -> None:

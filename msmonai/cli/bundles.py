@@ -59,6 +59,8 @@ def register(subparsers) -> None:
     p.add_argument("--spatial_size", type=int, nargs=3, metavar=("D", "H", "W"), default=None,
                    help="the spatial_size the bundle was trained with, when not its default")
     p.add_argument("--sign-key", metavar="PEM", help="private key from `msmonai keygen`: sign the bundle")
+    p.add_argument("--model", metavar="PT", help="the weights to share (default: the bundle's models/model.pt); e.g. "
+                   "the models/model.pt of a training run with --bundle_root elsewhere")
     p.set_defaults(func=run_export)
 
     p = subparsers.add_parser(
@@ -117,7 +119,8 @@ def run_predict(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     from msmonai.bundle_tools.sharing import export_bundle
 
-    print(export_bundle(args.bundle, args.out, spatial_size=args.spatial_size, sign_key=args.sign_key))
+    print(export_bundle(args.bundle, args.out, spatial_size=args.spatial_size, sign_key=args.sign_key,
+                        model=args.model))
     return 0
 
 

@@ -15,6 +15,7 @@ import torch
 from monai.bundle import ConfigParser
 
 from msmonai.bundle_tools.sharing import export_bundle, verify_bundle
+from msmonai.cli import main
 from msmonai.engine.checkpoints import load_checkpoint
 from msmonai.errors import UserError
 
@@ -226,3 +227,17 @@ def test_torchscript_in_zip_matches_eager_network(tmp_path, name):
         actual = scripted(image, edss, lengths)
     assert actual.shape == (2, 2)
     torch.testing.assert_close(actual, expected)
+
+
+def test_export_from_a_copied_bundle_with_weights_from_elsewhere(tmp_path, capsys):
+    """A receiving site's layout: the bundle folder anywhere, its weights under a training run's --bundle_root."""
+    bundle = copy_bundle("ms_activity_resnet3d", tmp_path)
+    run = tmp_path / "runs" / "resnet3d" / "models" / "model.pt"
+    run.parent.mkdir(parents=True)
+    torch.save(small_network(bundle).state_dict(), run)
+    assert main(["export-bundle", str(bundle), "--out", str(tmp_path / "out.zip"), "--model", str(run),
+                 "--spatial_size", *map(str, SMALL)]) == 0
+    assert not (bundle / "models").exists()  # the bundle folder is left as it was
+    assert "models/model.ts" in verify_bundle(tmp_path / "out.zip").files
+    with zipfile.ZipFile(tmp_path / "out.zip") as zf:
+        assert zf.read(f"{bundle.name}/models/model.pt") == run.read_bytes()
