@@ -98,7 +98,7 @@ def predict(
     write_json(work / "datalist.json", {"testing": items})
     workflow = ConfigWorkflow(
         config_file=[str(bundle / "configs" / "train.json"), str(bundle / "configs" / "inference.json")],
-        meta_file=str(bundle / "configs" / "metadata.json"), logging_file=False, workflow_type=None,
+        meta_file=str(bundle / "configs" / "metadata.json"), logging_file=False, workflow_type="infer",
         bundle_root=str(bundle), datalist=str(work / "datalist.json"), infer_split="testing", output_dir=str(work),
         mc_samples=mc_samples, threshold=threshold, **(overrides or {}))
     workflow.initialize()

@@ -49,8 +49,6 @@ class PredictionWriter:
         self.rows: list[dict] = []
 
     def attach(self, engine: Engine) -> None:
-        if self.model_name is None:
-            self.model_name = type(engine.network).__name__
         engine.add_event_handler(Events.EPOCH_STARTED, lambda _: self.rows.clear())
         engine.add_event_handler(Events.ITERATION_COMPLETED, self.collect)
         engine.add_event_handler(Events.EPOCH_COMPLETED, self.write)
@@ -105,7 +103,8 @@ class PredictionWriter:
         result = binary_metrics(y_true, y_pred, y_score)
         result["threshold"] = self.cut(engine)
         write_json(self.output_dir / "metrics.json", result)
-        plot_confusion_matrix(result["confusion_matrix"]["counts"], self.output_dir / "confusion_matrix.png", self.model_name)
+        name = self.model_name or type(engine.network).__name__
+        plot_confusion_matrix(result["confusion_matrix"]["counts"], self.output_dir / "confusion_matrix.png", name)
         if len(set(y_true.tolist())) == 2:
-            plot_roc(y_true, y_score, self.output_dir / "roc.png", self.model_name)
+            plot_roc(y_true, y_score, self.output_dir / "roc.png", name)
         logger.info("metrics: %s", {k: result[k] for k in ("accuracy", "precision", "recall", "f1", "fbeta")})

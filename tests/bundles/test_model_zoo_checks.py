@@ -86,3 +86,24 @@ def test_package_schema_is_never_looser_than_monai_meta_schema_20240725(case, mu
     bad.write_text(json.dumps(metadata))
     with pytest.raises(ValueError):
         verify_metadata(meta_file=str(bad), filepath=str(SCHEMA))
+
+
+@pytest.mark.parametrize("bundle", BUNDLES)
+@pytest.mark.parametrize("workflow, workflow_type", [("train", "train"), ("evaluate", "infer"), ("inference", "infer")])
+def test_monai_check_properties_passes(bundle, workflow, workflow_type, tiny_datalist, tmp_path):
+    """The ids MONAI's train and infer properties require (trainer, inferer, dataset, evaluator...) are declared,
+    so MONAI tooling and monai.fl can drive every workflow."""
+    from monai.bundle import ConfigWorkflow
+
+    from msmonai.bundle_tools.runner import WORKFLOW_CONFIGS
+    from tests.bundles.conftest import tiny_overrides
+
+    root = REPO / "bundles" / bundle
+    overrides = tiny_overrides(tiny_datalist, tmp_path)
+    if "2d" in bundle:
+        overrides["pretrained"] = False
+    flow = ConfigWorkflow(config_file=[str(root / c) for c in WORKFLOW_CONFIGS[workflow]], workflow_type=workflow_type,
+                          meta_file=str(root / "configs" / "metadata.json"), **overrides)
+    flow.initialize()
+    assert flow.check_properties() == []
+    assert flow.bundle_root and flow.network_def is not None
