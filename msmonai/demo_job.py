@@ -18,6 +18,7 @@ from pathlib import Path
 
 from msmonai.bundle_tools.cross_validation import cross_validate
 from msmonai.cli import main as msmonai_cli
+from msmonai.cli.flags import add_flag
 from msmonai.constants import DEMO_PATIENTS
 from msmonai.bundle_tools.runner import override_args
 from msmonai.evaluation.compare import compare_runs, comparison_markdown, comparison_table, with_baselines
@@ -38,7 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", default="demo", help="working folder (default: demo)")
     parser.add_argument("--bundle", default="bundles/ms_activity_resnet3d")
-    parser.add_argument("--num_epochs", type=int, default=None, help="override the bundle's num_epochs")
+    add_flag(parser, "--num-epochs", type=int, default=None, help="override the bundle's num_epochs")
     parser.add_argument("--patients", type=int, default=DEMO_PATIENTS)
     parser.add_argument("--set", dest="overrides", metavar="ID=VALUE", action="append", default=[],
                         help="further bundle overrides, as in `msmonai cv`")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from msmonai.cli.flags import add_flag
+
 
 def register(subparsers) -> None:
     """Add this package's subcommands to the ``msmonai`` parser."""
@@ -17,12 +19,12 @@ def register(subparsers) -> None:
     p.add_argument("--datalist", required=True, help="datalist JSON from `msmonai manifest`")
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--folds", type=int, default=None, help="evaluate only the first K folds (default: all)")
-    p.add_argument("--num_epochs", type=int, default=None, help="override the bundle's num_epochs")
-    p.add_argument("--threshold", choices=("model", "fixed", "f1", "fbeta"), default="model",
-                   help="decision threshold: the one each fold's model stored when it was selected (default), 0.5, "
-                   "or maximise F1/Fbeta on each fold's validation predictions")
-    p.add_argument("--mc_samples", type=int, default=20, help="Monte-Carlo dropout passes per prediction (0: none)")
-    p.add_argument("--n_boot", type=int, default=2000, help="bootstrap replicates for the intervals")
+    add_flag(p, "--num-epochs", type=int, default=None, help="override the bundle's num_epochs")
+    add_flag(p, "--threshold-rule", aliases=("--threshold",), choices=("model", "fixed", "f1", "fbeta"), default="model",
+             help="decision threshold: the one each fold's model stored when it was selected (default), 0.5, "
+             "or maximise F1/Fbeta on each fold's validation predictions")
+    add_flag(p, "--mc-samples", type=int, default=20, help="Monte-Carlo dropout passes per prediction (0: none)")
+    add_flag(p, "--n-boot", type=int, default=2000, help="bootstrap replicates for the intervals")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", dest="overrides", metavar="ID=VALUE", action="append", default=[],
                    help="any other bundle override, e.g. --set spatial_size=[50,128,128] (repeatable)")
@@ -43,7 +45,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--secret-file", default=None, help="site secret for pseudonymous keys (created if missing; "
                    "$MSMONAI_SITE_SECRET overrides it; default ~/.config/msmonai/site_secret.key)")
-    p.add_argument("--mc_samples", type=int, default=20, help="Monte-Carlo dropout passes (0: no uncertainty)")
+    add_flag(p, "--mc-samples", type=int, default=20, help="Monte-Carlo dropout passes (0: no uncertainty)")
     p.add_argument("--threshold", type=float, default=None,
                    help="probability at or above which activity is predicted (default: the threshold stored with the model)")
     p.add_argument("--no-explain", dest="explain", action="store_false", help="skip saliency and ablation")
@@ -56,8 +58,8 @@ def register(subparsers) -> None:
     p = subparsers.add_parser("export-bundle", help="zip a trained bundle with TorchScript export and SHA-256 manifest")
     p.add_argument("bundle", help="bundle directory with models/model.pt")
     p.add_argument("--out", required=True, help="output .zip")
-    p.add_argument("--spatial_size", type=int, nargs=3, metavar=("D", "H", "W"), default=None,
-                   help="the spatial_size the bundle was trained with, when not its default")
+    add_flag(p, "--spatial-size", type=int, nargs=3, metavar=("D", "H", "W"), default=None,
+             help="the spatial_size the bundle was trained with, when not its default")
     p.add_argument("--sign-key", metavar="PEM", help="private key from `msmonai keygen`: sign the bundle")
     p.add_argument("--model", metavar="PT", help="the weights to share (default: the bundle's models/model.pt); e.g. "
                    "the models/model.pt of a training run with --bundle_root elsewhere")
@@ -90,7 +92,7 @@ def run_cv(args: argparse.Namespace) -> int:
     if args.num_epochs is not None:
         overrides["num_epochs"] = args.num_epochs
     metrics = cross_validate(args.bundle, args.datalist, args.out, folds=args.folds, overrides=overrides,
-                             threshold=args.threshold, mc_samples=args.mc_samples, n_boot=args.n_boot, seed=args.seed,
+                             threshold=args.threshold_rule, mc_samples=args.mc_samples, n_boot=args.n_boot, seed=args.seed,
                              overlays=args.overlays)
     pooled, ci = metrics["pooled"], metrics["intervals"]
     print(f"{metrics['n']} out-of-fold predictions, {metrics['n_patients']} patients; 95 % intervals by patient bootstrap")
