@@ -70,7 +70,7 @@ def export_bundle(
     model_pt = Path(model).resolve() if model is not None else bundle / MODEL_FILE
     if not model_pt.is_file():
         raise UserError(f"{model_pt}: missing; train first (python -m monai.bundle run --config_file "
-                        "configs/train.json ...) so that the best weights are saved there, or give --model")
+                        "configs/train.json ...) so that the best weights are saved there, or give the path of the weights")
     state = load_checkpoint(model_pt)
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UserError(f"{model_pt}: not a plain state_dict of network_def (the resumable last.pt cannot be shared)")

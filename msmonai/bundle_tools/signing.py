@@ -34,7 +34,7 @@ def generate_keys(out_dir: str | os.PathLike) -> tuple[Path, Path]:
     private_path, public_path = out / PRIVATE_KEY_FILE, out / PUBLIC_KEY_FILE
     for path in (private_path, public_path):
         if path.exists():
-            raise UserError(f"{path}: exists; refusing to overwrite a signing key (choose another --out)")
+            raise UserError(f"{path}: exists; refusing to overwrite a signing key (choose another folder)")
     key = Ed25519PrivateKey.generate()
     private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                 serialization.NoEncryption())

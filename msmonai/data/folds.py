@@ -21,11 +21,11 @@ def assign_folds(patients: Sequence[str], labels: Sequence[int], n_folds: int = 
     """
     n_patients = len(set(patients))
     if n_folds < 2:
-        raise UserError(f"--folds must be at least 2, got {n_folds}")
+        raise UserError(f"the number of folds must be at least 2, got {n_folds}")
     if n_patients < n_folds:
-        raise UserError(f"only {n_patients} patient(s) with observations, fewer than --folds {n_folds}")
+        raise UserError(f"only {n_patients} patient(s) with observations, fewer than the {n_folds} folds")
     if all(count < n_folds for count in Counter(labels).values()):
-        raise UserError(f"too few observations to stratify: each label has fewer than --folds {n_folds} observations")
+        raise UserError(f"too few observations to stratify: each label has fewer observations than the {n_folds} folds")
     splitter = StratifiedGroupKFold(n_splits=n_folds, shuffle=True, random_state=seed)
     folds = np.empty(len(labels), dtype=int)
     with warnings.catch_warnings():

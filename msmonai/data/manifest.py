@@ -41,15 +41,15 @@ class ManifestOptions:
     test_fold: int | None = None
 
     def __post_init__(self) -> None:
-        """Refuse values that make no sense, naming the option."""
+        """Refuse values that make no sense, naming the setting."""
         if self.test_fold is not None and not 0 <= self.test_fold < self.folds:
-            raise UserError(f"--test-fold {self.test_fold} is not a fold of 0..{self.folds - 1}")
+            raise UserError(f"test fold {self.test_fold} is not a fold of 0..{self.folds - 1}")
         if self.max_visits < 1:
-            raise UserError(f"--max-visits must be at least 1, got {self.max_visits}")
+            raise UserError(f"the most recent visits per observation must be at least 1, got {self.max_visits}")
         if not 0 <= self.tolerance_days < self.horizon_days:
-            raise UserError(f"--tolerance-days must be in 0..{self.horizon_days - 1} (--horizon-days), got {self.tolerance_days}")
+            raise UserError(f"the linking tolerance must be in 0..{self.horizon_days - 1} days (below the label horizon), got {self.tolerance_days}")
         if self.filter_negatives is not None and self.filter_negatives < 0:
-            raise UserError(f"--filter-negatives must be 0 or more, got {self.filter_negatives}")
+            raise UserError(f"the negatives kept per positive must be 0 or more, got {self.filter_negatives}")
 
 
 @dataclass(frozen=True)

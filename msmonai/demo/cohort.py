@@ -94,7 +94,7 @@ class DemoPatient:
 def simulate_cohort(n_patients: int = DEMO_PATIENTS, seed: int = 0) -> list[DemoPatient]:
     """The cohort's patients (no I/O); the ground truth is the module docstring's."""
     if n_patients < 1:
-        raise UserError(f"--patients must be at least 1, got {n_patients}")
+        raise UserError(f"the cohort needs at least 1 patient, got {n_patients}")
     rng = np.random.default_rng(seed)
     n_visits = rng.integers(2, 6, size=n_patients)
     return [
@@ -122,7 +122,7 @@ def write_demo_cohort(out_dir: str | os.PathLike, n_patients: int = DEMO_PATIENT
     out_dir = Path(out_dir)
     dicom_dir = out_dir / "dicom"
     if dicom_dir.exists() and any(dicom_dir.iterdir()):
-        raise UserError(f"{dicom_dir} already exists and is not empty; choose a new --out folder")
+        raise UserError(f"{dicom_dir} already exists and is not empty; choose a new output folder")
     patients = simulate_cohort(n_patients, seed)
     rows = []
     for index, patient in enumerate(patients):

@@ -138,7 +138,7 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
     results = [read_cv_dir(path) for path in with_baselines(run_dirs)]
     names = list(names or [r.name for r in results[: len(run_dirs)]]) + [r.name for r in results[len(run_dirs):]]
     if len(set(names)) != len(names):
-        raise UserError(f"compare: run names must differ, got {', '.join(names)} (use --names)")
+        raise UserError(f"compare: run names must differ, got {', '.join(names)}; give distinct names")
     settings = {(result.metrics.get("beta"), result.metrics.get("interval", {}).get("confidence")) for result in results}
     if len(settings) != 1 or None in next(iter(settings)):
         raise UserError(f"compare: the runs' metrics.json lack or disagree on (beta, interval confidence): {sorted(map(str, settings))}")

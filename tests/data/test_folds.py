@@ -71,9 +71,9 @@ def test_seed_changes_the_assignment():
 @pytest.mark.parametrize(
     "patients, labels, n_folds, message",
     [
-        (["a", "b"], [0, 1], 3, "only 2 patient(s) with observations, fewer than --folds 3"),
-        (["a", "b"], [0, 1], 1, "--folds must be at least 2"),
-        (["a", "b", "c", "d"], [0, 0, 1, 1], 3, "each label has fewer than --folds 3 observations"),
+        (["a", "b"], [0, 1], 3, "only 2 patient(s) with observations, fewer than the 3 folds"),
+        (["a", "b"], [0, 1], 1, "the number of folds must be at least 2"),
+        (["a", "b", "c", "d"], [0, 0, 1, 1], 3, "each label has fewer observations than the 3 folds"),
     ],
 )
 def test_impossible_fold_requests_are_clear_errors(patients, labels, n_folds, message):

@@ -183,10 +183,10 @@ def test_nothing_usable_is_an_error_after_writing_the_reasons(dicom_root, csv_fi
 @pytest.mark.parametrize(
     "options, message",
     [
-        (["--max-visits", "0"], "--max-visits must be at least 1"),
-        (["--tolerance-days", "-1"], "--tolerance-days must be in 0..364"),
-        (["--filter-negatives", "-2"], "--filter-negatives must be 0 or more"),
-        (["--test-fold", "5"], "--test-fold 5 is not a fold of 0..1"),
+        (["--max-visits", "0"], "the most recent visits per observation must be at least 1"),
+        (["--tolerance-days", "-1"], "the linking tolerance must be in 0..364 days"),
+        (["--filter-negatives", "-2"], "the negatives kept per positive must be 0 or more"),
+        (["--test-fold", "5"], "test fold 5 is not a fold of 0..1"),
     ],
 )
 def test_senseless_options_are_refused_by_name(cohort, capsys, options, message):
