@@ -21,6 +21,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
+from msmonai.bundle_tools.layout import METADATA, MODEL, TRAIN_CONFIG
 from msmonai.bundle_tools.runner import run_bundle
 from msmonai.constants import DEFAULT_THRESHOLD
 from msmonai.engine.datalist import load_datalist
@@ -55,7 +56,7 @@ def _spatial_size(bundle_dir: str | os.PathLike, overrides: Mapping[str, object]
     """The ``spatial_size`` a run uses: the override (a list or its JSON text), else the last overlay's, else
     ``train.json``'s."""
     value = overrides.get("spatial_size")
-    for config in ("configs/train.json", *overlays) if value is None else ():
+    for config in (TRAIN_CONFIG, *overlays) if value is None else ():
         value = json.loads((Path(bundle_dir) / config).read_text()).get("spatial_size", value)
     return [int(v) for v in (json.loads(value) if isinstance(value, str) else value)]
 
@@ -138,7 +139,7 @@ def cross_validate(
             **shared,
             "datalist": str(fold_dir / "datalist.json"),
             "val_fold": val_fold,
-            "ckpt_path": str(fold_dir / "models" / "model.pt"),
+            "ckpt_path": str(fold_dir / MODEL),
             "log_dir": str(fold_dir / "logs"),
         }
         logger.info("fold %d: training (validation fold %d)", k, val_fold)
@@ -163,7 +164,7 @@ def cross_validate(
     metrics = summarize_predictions(oof, n_boot=n_boot, seed=seed)
     metrics["baselines"] = cross_validate_baselines(bundle_dir, items, chosen, out, shared, overlays, n_boot=n_boot,
                                                     seed=seed)
-    bundle_meta = json.loads((Path(bundle_dir) / "configs" / "metadata.json").read_text())
+    bundle_meta = json.loads((Path(bundle_dir) / METADATA).read_text())
     run_info = {
         "model": bundle_meta.get("name", Path(bundle_dir).name).split(", ")[-1],
         "bundle": Path(bundle_dir).resolve().name,

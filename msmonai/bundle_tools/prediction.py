@@ -16,6 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Mapping
 
+from msmonai.bundle_tools.layout import METADATA, bundle_folder, config_files
 from msmonai.data.clinical import EDSS_COLUMNS, load_clinical_visits
 from msmonai.data.linking import link_visits
 from msmonai.data.pseudonym import load_or_create_secret, pseudonym
@@ -88,7 +89,7 @@ def predict(
     from msmonai.engine.selection import decision_threshold
     from msmonai.evaluation import read_predictions, render_report_html
 
-    bundle = Path(bundle_dir).resolve()
+    bundle = bundle_folder(bundle_dir)
     out = Path(out_dir).resolve()
     work = out / "work"
     items, visits_by_key, identities, problems = patient_observations(
@@ -97,8 +98,8 @@ def predict(
         logger.warning("left out: %s", reason)
     write_json(work / "datalist.json", {"testing": items})
     workflow = ConfigWorkflow(
-        config_file=[str(bundle / "configs" / "train.json"), str(bundle / "configs" / "inference.json")],
-        meta_file=str(bundle / "configs" / "metadata.json"), logging_file=False, workflow_type="infer",
+        config_file=config_files(bundle, "inference"),
+        meta_file=str(bundle / METADATA), logging_file=False, workflow_type="infer",
         bundle_root=str(bundle), datalist=str(work / "datalist.json"), infer_split="testing", output_dir=str(work),
         mc_samples=mc_samples, threshold=threshold, **(overrides or {}))
     workflow.initialize()
@@ -110,7 +111,7 @@ def predict(
     device = workflow.parser.get_parsed_content("device")
     prepare_batch = workflow.parser.get_parsed_content("validate#prepare_batch")
     predictions = read_predictions(work / "predictions.csv")
-    meta = json.loads((bundle / "configs" / "metadata.json").read_text())
+    meta = json.loads((bundle / METADATA).read_text())
     written = []
     for key, visits in visits_by_key.items():
         rows = predictions[predictions["patient"] == key].sort_values("last_visit_date")

@@ -9,13 +9,8 @@ import sys
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from msmonai.bundle_tools.layout import LOGGING_CONFIG, METADATA, bundle_folder, config_files
 from msmonai.errors import UserError
-
-WORKFLOW_CONFIGS = {
-    "train": ["configs/train.json"],
-    "evaluate": ["configs/train.json", "configs/evaluate.json"],
-    "inference": ["configs/train.json", "configs/inference.json"],
-}
 
 
 def bundle_command(bundle_dir: str | os.PathLike, workflow: str, overrides: Mapping[str, object],
@@ -25,19 +20,13 @@ def bundle_command(bundle_dir: str | os.PathLike, workflow: str, overrides: Mapp
     ``overlays``: config files (paths relative to the bundle, e.g. ``configs/paper_recipe.json``) read right after
     ``train.json``, so that they change training and every workflow built on it alike.
     """
-    bundle = Path(bundle_dir).resolve()
-    if not (bundle / "configs" / "metadata.json").is_file():
-        raise UserError(f"{bundle}: not a bundle (configs/metadata.json missing)")
-    for overlay in overlays:
-        if not (bundle / overlay).is_file():
-            raise UserError(f"{bundle / overlay}: overlay config not found")
-    first, *rest = WORKFLOW_CONFIGS[workflow]
-    configs = [str(bundle / c) for c in (first, *overlays, *rest)]
+    bundle = bundle_folder(bundle_dir)
+    configs = config_files(bundle, workflow, overlays)
     cmd = [
         sys.executable, "-m", "monai.bundle", "run",
         "--config_file", json.dumps(configs),
-        "--meta_file", str(bundle / "configs" / "metadata.json"),
-        "--logging_file", str(bundle / "configs" / "logging.conf"),
+        "--meta_file", str(bundle / METADATA),
+        "--logging_file", str(bundle / LOGGING_CONFIG),
         "--bundle_root", str(bundle),
     ]
     for key, value in overrides.items():

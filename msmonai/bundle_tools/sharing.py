@@ -23,15 +23,13 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator, Sequence
 
 from msmonai.bundle_tools.audit import Finding, audit_configs
+from msmonai.bundle_tools.layout import METADATA, MODEL, TORCHSCRIPT, TRAIN_CONFIG, bundle_folder
 from msmonai.bundle_tools.signing import SIGNATURE_FILE, check_signature, sign
 from msmonai.errors import UserError
 from msmonai.fileio import atomic_path
 
 SUMS_FILE = "SHA256SUMS"
 SCHEMA_FILE = "meta_schema.json"
-METADATA_FILE = "configs/metadata.json"
-MODEL_FILE = "models/model.pt"
-TORCHSCRIPT_FILE = "models/model.ts"
 SHARED_DIRS = ("configs", "docs")
 SHARED_FILES = ("LICENSE", "large_files.yml")
 _SUMS_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
@@ -64,10 +62,8 @@ def export_bundle(
 
     from msmonai.engine.checkpoints import load_checkpoint
 
-    bundle = Path(bundle_dir).resolve()
-    if not (bundle / METADATA_FILE).is_file():
-        raise UserError(f"{bundle}: not a bundle ({METADATA_FILE} missing)")
-    model_pt = Path(model).resolve() if model is not None else bundle / MODEL_FILE
+    bundle = bundle_folder(bundle_dir)
+    model_pt = Path(model).resolve() if model is not None else bundle / MODEL
     if not model_pt.is_file():
         raise UserError(f"{model_pt}: missing; train first (python -m monai.bundle run --config_file "
                         "configs/train.json ...) so that the best weights are saved there, or give the path of the weights")
@@ -75,12 +71,12 @@ def export_bundle(
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise UserError(f"{model_pt}: not a plain state_dict of network_def (the resumable last.pt cannot be shared)")
     schema = metadata_schema()
-    _verify_metadata(bundle / METADATA_FILE, schema)
+    _verify_metadata(bundle / METADATA, schema)
     with tempfile.TemporaryDirectory(prefix="msmonai-export-") as scratch:
         torchscript = Path(scratch, "model.ts")
         _export_torchscript(bundle, model_pt, torchscript, spatial_size)
         files = {rel: bundle / rel for rel in _shared_files(bundle)}
-        files.update({MODEL_FILE: model_pt, TORCHSCRIPT_FILE: torchscript, SCHEMA_FILE: schema})
+        files.update({MODEL: model_pt, TORCHSCRIPT: torchscript, SCHEMA_FILE: schema})
         sums = "".join(f"{_sha256(files[rel])}  {rel}\n" for rel in sorted(files))
         signature = sign(sums.encode("utf-8"), sign_key) if sign_key is not None else None
         with atomic_path(out_zip) as tmp, zipfile.ZipFile(tmp, "w") as zf:
@@ -136,12 +132,12 @@ def verify_bundle(
                 raise UserError(f"{path}: {rel} is not listed in {SUMS_FILE} (extra file)")
             if _sha256(root / rel) != listed[rel]:
                 raise UserError(f"{path}: {rel} does not match its SHA-256 in {SUMS_FILE} (tampered or corrupted)")
-        for required in (METADATA_FILE, SCHEMA_FILE, MODEL_FILE):
+        for required in (METADATA, SCHEMA_FILE, MODEL):
             if required not in present:
                 raise UserError(f"{path}: {required} missing from the bundle")
         try:
-            _verify_metadata(root / METADATA_FILE, metadata_schema())  # this site's schema, not the sender's
-            load_checkpoint(root / MODEL_FILE)
+            _verify_metadata(root / METADATA, metadata_schema())  # this site's schema, not the sender's
+            load_checkpoint(root / MODEL)
         except UserError as err:  # name the file as the user knows it, not inside the extraction folder
             raise UserError(str(err).replace(f"{root}{os.sep}", f"{path}: ")) from err
         findings = audit_configs(root / "configs")
@@ -182,8 +178,8 @@ def _export_torchscript(bundle: Path, model_pt: Path, target: Path, spatial_size
             net_id="network_def",
             filepath=str(target),
             ckpt_file=str(model_pt),
-            meta_file=str(bundle / METADATA_FILE),
-            config_file=str(bundle / "configs" / "train.json"),
+            meta_file=str(bundle / METADATA),
+            config_file=str(bundle / TRAIN_CONFIG),
             **overrides,
         )
     except RuntimeError as err:  # state_dict keys/shapes disagree with network_def

@@ -95,14 +95,14 @@ def test_monai_check_properties_passes(bundle, workflow, workflow_type, tiny_dat
     so MONAI tooling and monai.fl can drive every workflow."""
     from monai.bundle import ConfigWorkflow
 
-    from msmonai.bundle_tools.runner import WORKFLOW_CONFIGS
+    from msmonai.bundle_tools.layout import config_files
     from tests.bundles.conftest import tiny_overrides
 
     root = REPO / "bundles" / bundle
     overrides = tiny_overrides(tiny_datalist, tmp_path)
     if "2d" in bundle:
         overrides["pretrained"] = False
-    flow = ConfigWorkflow(config_file=[str(root / c) for c in WORKFLOW_CONFIGS[workflow]], workflow_type=workflow_type,
+    flow = ConfigWorkflow(config_file=config_files(root, workflow), workflow_type=workflow_type,
                           meta_file=str(root / "configs" / "metadata.json"), **overrides)
     flow.initialize()
     assert flow.check_properties() == []
