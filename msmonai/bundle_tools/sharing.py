@@ -32,6 +32,7 @@ SUMS_FILE = "SHA256SUMS"
 SCHEMA_FILE = "meta_schema.json"
 SHARED_DIRS = ("configs", "docs")
 SHARED_FILES = ("LICENSE", "large_files.yml")
+CODE_SUFFIXES = (".py", ".pyc", ".pyd", ".so", ".dll", ".dylib", ".pth", ".pkl", ".pickle", ".sh")
 _SUMS_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates: the same bundle gives the same zip
 
@@ -76,6 +77,10 @@ def export_bundle(
         torchscript = Path(scratch, "model.ts")
         _export_torchscript(bundle, model_pt, torchscript, spatial_size)
         files = {rel: bundle / rel for rel in _shared_files(bundle)}
+        code = [rel for rel in files if not _shareable(rel)]
+        if code:
+            raise UserError(f"{bundle / code[0]}: a code file in a shared folder; receivers refuse bundles with code "
+                            "files, move it out of the bundle")
         files.update({MODEL: model_pt, TORCHSCRIPT: torchscript, SCHEMA_FILE: schema})
         sums = "".join(f"{_sha256(files[rel])}  {rel}\n" for rel in sorted(files))
         signature = sign(sums.encode("utf-8"), sign_key) if sign_key is not None else None
@@ -132,6 +137,10 @@ def verify_bundle(
                 raise UserError(f"{path}: {rel} is not listed in {SUMS_FILE} (extra file)")
             if _sha256(root / rel) != listed[rel]:
                 raise UserError(f"{path}: {rel} does not match its SHA-256 in {SUMS_FILE} (tampered or corrupted)")
+        for rel in sorted(present):
+            if not _shareable(rel):
+                raise UserError(f"{path}: refused, {rel} is not part of a shared bundle (only configs/, docs/, "
+                                f"{', '.join(SHARED_FILES)}, {MODEL}, {TORCHSCRIPT} and {SCHEMA_FILE}, never code files)")
         for required in (METADATA, SCHEMA_FILE, MODEL):
             if required not in present:
                 raise UserError(f"{path}: {required} missing from the bundle")
@@ -147,6 +156,15 @@ def verify_bundle(
             raise UserError(f"{path}: refused, {first.file} id {first.id!r}: {first.problem} ({first.text[:120]!r}); "
                             f"{len(refused)} refused in all (verify-bundle lists them; --allow-code runs them anyway)")
     return Verification(sorted(present), signer, findings)
+
+
+def _shareable(rel: str) -> bool:
+    """Whether a bundle-relative path belongs to what ``export_bundle`` shares. Python files, libraries and pickles
+    are refused anywhere: run from the bundle folder, a ``msmonai/`` or ``torch/`` folder there would shadow the
+    installed package that the configs import."""
+    if PurePosixPath(rel).suffix in CODE_SUFFIXES:
+        return False
+    return rel.split("/", 1)[0] in SHARED_DIRS or rel in (*SHARED_FILES, MODEL, TORCHSCRIPT, SCHEMA_FILE)
 
 
 def metadata_schema() -> Path:

@@ -132,3 +132,17 @@ def test_audit_of_components(tmp_path, target, refused):
     (tmp_path / "train.json").write_text(json.dumps({"net": {"_target_": target}}))
     (finding,) = audit_configs(tmp_path)
     assert (finding.problem is not None) == refused
+
+
+@pytest.mark.parametrize("planted", ["msmonai/__init__.py", "docs/helper.py", "scripts/run.sh", "models/extra.pkl"])
+def test_code_files_refused_even_when_listed(signed, tmp_path, planted):
+    """Run from the bundle folder, a msmonai/ folder there would shadow the installed package the configs import."""
+    _, unsigned_zip, folder = signed
+
+    def edit(files):
+        files[f"{folder}/{planted}"] = b"print('MSMONAI-PAYLOAD')\n"
+        resum(files, folder)
+
+    bad = rewrite_zip(unsigned_zip, tmp_path / "bad.zip", edit)
+    with pytest.raises(UserError, match=f"refused, {planted} is not part of a shared bundle"):
+        verify_bundle(bad)
