@@ -116,8 +116,6 @@ def _preset(spatial_size: tuple[int, int, int]):
     installed, which MONAI's optional imports accept. Modules already imported (a worker forked from a process that
     has them) are left alone.
     """
-    import sys
-
     for name in NOT_NEEDED_BY_THE_PRESET:
         sys.modules.setdefault(name, None)
     from msmonai.transforms import preprocessing_transforms
