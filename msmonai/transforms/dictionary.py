@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Hashable, Mapping, Sequence
+from typing import Callable, Hashable, Mapping, Sequence
 
 from monai.config import KeysCollection
 from monai.transforms import MapTransform
@@ -10,43 +10,36 @@ from monai.transforms import MapTransform
 from msmonai.transforms.array import EnsureFinite, ResizeSlices, StandardizeDepth
 
 
-class StandardizeDepthd(MapTransform):
+class _KeysApplying(MapTransform):
+    """A MapTransform that applies one array transform, ``self.transform``, to the value of each key."""
+
+    def __init__(self, keys: KeysCollection, transform: Callable, allow_missing_keys: bool = False) -> None:
+        super().__init__(keys, allow_missing_keys)
+        self.transform = transform
+
+    def __call__(self, data: Mapping[Hashable, object]) -> dict:
+        d = dict(data)
+        for key in self.key_iterator(d):
+            d[key] = self.transform(d[key])
+        return d
+
+
+class StandardizeDepthd(_KeysApplying):
     """Dictionary version of :class:`StandardizeDepth`."""
 
     def __init__(self, keys: KeysCollection, depth: int, allow_missing_keys: bool = False) -> None:
-        super().__init__(keys, allow_missing_keys)
-        self.transform = StandardizeDepth(depth)
-
-    def __call__(self, data: Mapping[Hashable, object]) -> dict:
-        d = dict(data)
-        for key in self.key_iterator(d):
-            d[key] = self.transform(d[key])
-        return d
+        super().__init__(keys, StandardizeDepth(depth), allow_missing_keys)
 
 
-class EnsureFinited(MapTransform):
+class EnsureFinited(_KeysApplying):
     """Dictionary version of :class:`EnsureFinite`."""
 
     def __init__(self, keys: KeysCollection, allow_missing_keys: bool = False) -> None:
-        super().__init__(keys, allow_missing_keys)
-        self.transform = EnsureFinite()
-
-    def __call__(self, data: Mapping[Hashable, object]) -> dict:
-        d = dict(data)
-        for key in self.key_iterator(d):
-            d[key] = self.transform(d[key])
-        return d
+        super().__init__(keys, EnsureFinite(), allow_missing_keys)
 
 
-class ResizeSlicesd(MapTransform):
+class ResizeSlicesd(_KeysApplying):
     """Dictionary version of :class:`ResizeSlices`."""
 
     def __init__(self, keys: KeysCollection, size: Sequence[int], allow_missing_keys: bool = False) -> None:
-        super().__init__(keys, allow_missing_keys)
-        self.transform = ResizeSlices(size)
-
-    def __call__(self, data: Mapping[Hashable, object]) -> dict:
-        d = dict(data)
-        for key in self.key_iterator(d):
-            d[key] = self.transform(d[key])
-        return d
+        super().__init__(keys, ResizeSlices(size), allow_missing_keys)
