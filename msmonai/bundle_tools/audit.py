@@ -79,13 +79,22 @@ def _bind_imports(source: str, aliases: dict[str, str]) -> None:
         tree = ast.parse(_REFERENCE.sub("_ref", source), mode="exec")
     except SyntaxError:
         return
+    for bound, stands_for, imported in _imports(tree):
+        if _import_problem(imported) is None:
+            aliases[bound] = stands_for
+
+
+def _imports(tree: ast.AST) -> Iterator[tuple[str, str, str]]:
+    """``(name bound, module path it stands for, module imported)`` of each import in ``tree``: ``import a.b`` binds
+    ``a`` to ``a``, ``import a.b as c`` binds ``c`` to ``a.b``, ``from a import b`` binds ``b`` to ``a.b``."""
     for node in ast.walk(tree):
         if isinstance(node, (ast.Import, ast.ImportFrom)):
             for alias in node.names:
-                module = f"{node.module}.{alias.name}" if isinstance(node, ast.ImportFrom) else alias.name
-                if _import_problem(module) is None:
-                    bound = alias.asname or (alias.name if isinstance(node, ast.ImportFrom) else module.split(".")[0])
-                    aliases[bound] = module if (alias.asname or isinstance(node, ast.ImportFrom)) else bound
+                imported = f"{node.module}.{alias.name}" if isinstance(node, ast.ImportFrom) else alias.name
+                if alias.asname or isinstance(node, ast.ImportFrom):
+                    yield alias.asname or alias.name, imported, imported
+                else:
+                    yield imported.split(".")[0], imported.split(".")[0], imported
 
 
 def _import_problem(module: str) -> str | None:
@@ -141,13 +150,11 @@ def _expression_problem(source: str, aliases: dict[str, str]) -> str | None:
     except SyntaxError:
         return "not a Python expression this audit can read"
     local = set(SAFE_BUILTINS) | {"_ref"}
+    for _, _, imported in _imports(tree):
+        if _import_problem(imported):
+            return _import_problem(imported)
     for node in ast.walk(tree):  # names bound inside the expression itself
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            for alias in node.names:
-                module = f"{node.module}.{alias.name}" if isinstance(node, ast.ImportFrom) else alias.name
-                if _import_problem(module):
-                    return _import_problem(module)
-        elif isinstance(node, ast.arg):
+        if isinstance(node, ast.arg):
             local.add(node.arg)
         elif isinstance(node, ast.comprehension):
             local |= {n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)}
