@@ -20,13 +20,12 @@ DEFAULT_BATCH = 4
 def largest_batch_datalist(cohort: Cohort, out: Path) -> Path:
     """A datalist whose training fold is one default batch of the longest observations and whose validation fold
     (fold 0) is the next longest; image paths stay absolute."""
-    from msmonai.engine import load_datalist
-    from msmonai.fileio import write_json
+    from msmonai.data.datalist import load_datalist, write_datalist
 
     items = sorted(load_datalist(cohort.datalist), key=lambda item: -len(item["visits"]))
     chosen = [dict(item, fold=1) for item in items[:DEFAULT_BATCH]]
     chosen += [dict(item, fold=0) for item in items[DEFAULT_BATCH : 2 * DEFAULT_BATCH]]
-    return write_json(out, {"training": chosen})
+    return write_datalist(out, {"training": chosen})
 
 
 # Linux keeps a process's RSS high-water mark across fork and exec, so a child started straight from this (large)

@@ -8,11 +8,11 @@ patient, fold 3 under ``testing``.
 from __future__ import annotations
 
 import datetime
-import json
 from pathlib import Path
 
 import numpy as np
 
+from msmonai.data.datalist import write_datalist
 from msmonai.demo.dicom_writer import write_series
 
 N_PATIENTS = 8
@@ -45,6 +45,4 @@ def write_tiny_cohort(root: Path, seed: int = 0, n_patients: int = N_PATIENTS) -
         for t in range(1, N_VISITS):
             items.append({"patient": f"P-{p:016x}", "fold": p % 4, "label": active_next[t], "visits": visits[:t]})
     datalist = {"training": [i for i in items if i["fold"] != 3], "testing": [i for i in items if i["fold"] == 3]}
-    path = root / "datalist.json"
-    path.write_text(json.dumps(datalist, indent=1))
-    return path
+    return write_datalist(root / "datalist.json", datalist)

@@ -24,23 +24,14 @@ import pandas as pd
 from msmonai.bundle_tools.layout import METADATA, MODEL, TRAIN_CONFIG
 from msmonai.bundle_tools.runner import run_bundle
 from msmonai.constants import DEFAULT_THRESHOLD
-from msmonai.engine.datalist import load_datalist
+from msmonai.data.datalist import fold_datalist, load_datalist, write_datalist
 from msmonai.errors import UserError
 from msmonai.evaluation import read_predictions, select_threshold, summarize_predictions
 from msmonai.evaluation.cv_dir import write_cv_dir
 from msmonai.evaluation.predictions import FOLD, LABEL, LAST_VISIT_DATE, PATIENT, PREDICTION, PROBABILITY, UNCERTAINTY
 from msmonai.evaluation.threshold import apply_threshold
-from msmonai.fileio import write_json
 
 logger = logging.getLogger(__name__)
-
-
-def fold_datalist(items: list[dict], test_fold: int) -> dict:
-    """Datalist with ``test_fold`` under ``testing`` and every other fold under ``training``."""
-    return {
-        "training": [it for it in items if it["fold"] != test_fold],
-        "testing": [it for it in items if it["fold"] == test_fold],
-    }
 
 
 def inner_validation_fold(folds: list[int], test_fold: int) -> int:
@@ -133,7 +124,7 @@ def cross_validate(
     predictions, thresholds = [], {}
     for k in chosen:
         fold_dir = out / f"fold_{k}"
-        write_json(fold_dir / "datalist.json", fold_datalist(items, k))
+        write_datalist(fold_dir / "datalist.json", fold_datalist(items, k))
         val_fold = inner_validation_fold(all_folds, k)
         run = {
             **shared,

@@ -18,6 +18,7 @@ from typing import Mapping
 
 from msmonai.bundle_tools.layout import METADATA, bundle_folder, config_files
 from msmonai.data.clinical import EDSS_COLUMNS, load_clinical_visits
+from msmonai.data.datalist import TESTING, write_datalist
 from msmonai.data.linking import link_visits
 from msmonai.data.pseudonym import load_or_create_secret, pseudonym
 from msmonai.errors import UserError
@@ -96,7 +97,7 @@ def predict(
         dicom_root, clinical_csv, load_or_create_secret(secret_file), quiet=quiet)
     for reason in problems:
         logger.warning("left out: %s", reason)
-    write_json(work / "datalist.json", {"testing": items})
+    write_datalist(work / "datalist.json", {TESTING: items})
     workflow = ConfigWorkflow(
         config_file=config_files(bundle, "inference"),
         meta_file=str(bundle / METADATA), logging_file=False, workflow_type="infer",

@@ -70,7 +70,7 @@ def _manifest(args: argparse.Namespace) -> int:
     from msmonai.data.manifest import ManifestOptions, compile_manifest, summarise, update_pseudonym_map
     from msmonai.data.pseudonym import SECRET_ENV, load_or_create_secret, secret_file_location
     from msmonai.errors import UserError
-    from msmonai.fileio import write_json
+    from msmonai.data.datalist import write_datalist
     from msmonai.io import scan_dicom
 
     options = ManifestOptions(
@@ -99,7 +99,7 @@ def _manifest(args: argparse.Namespace) -> int:
         raise UserError(f"--strict: {len(manifest.exclusions)} exclusion(s), manifest not written; reasons in {excluded}")
     if not manifest.datalist["training"] and not manifest.datalist.get("testing"):
         raise UserError(f"no observation could be built, manifest not written; reasons in {excluded}")
-    write_json(args.out, manifest.datalist)
+    write_datalist(args.out, manifest.datalist)
     print(summarise(manifest))
     print(f"wrote {args.out} and {excluded}")
     return 0

@@ -3,9 +3,10 @@
 Bundle configs instantiate these components by ``_target_``; no logic lives in the configs.
 """
 
+from msmonai.data.datalist import load_datalist, select_fold
 from msmonai.engine.batch import SequenceBatch
 from msmonai.engine.batchnorm import BatchNormRecalibration, recalibrate_batchnorm
-from msmonai.engine.datalist import balanced_class_weights, load_datalist, select_fold
+from msmonai.engine.class_weights import balanced_class_weights
 from msmonai.engine.dataset import VisitSequenceDataset, VisitVolumes, collate_sequences
 from msmonai.engine.features import FeatureBatch, FeatureClassifier, VisitFeatureDataset, collate_features
 from msmonai.engine.checkpoints import BestCheckpoint, LastCheckpoint, load_checkpoint

@@ -1,38 +1,16 @@
-"""Datalist reading, the visit-volume cache and sequence batches."""
+"""The visit-volume cache and sequence batches."""
 
-import json
-import os
 import shutil
 
 import pytest
 import torch
 
-from msmonai.engine import SequenceBatch, VisitSequenceDataset, VisitVolumes, collate_sequences, load_datalist, select_fold
+from msmonai.engine import SequenceBatch, VisitSequenceDataset, VisitVolumes, collate_sequences, load_datalist
 from msmonai.engine.dataset import CACHE_DTYPE
 from msmonai.errors import UserError
 from msmonai.transforms import preprocessing_transforms
 
 SIZE = (6, 16, 16)
-
-
-def test_datalist_paths_become_absolute_and_folds_split_by_patient(tiny_datalist):
-    items = load_datalist(tiny_datalist)
-    assert all(f.startswith(str(tiny_datalist.parent)) for it in items for v in it["visits"] for f in v["image"])
-    train, val = select_fold(items, 0, "train"), select_fold(items, 0, "val")
-    assert len(train) + len(val) == len(items)
-    assert not {it["patient"] for it in train} & {it["patient"] for it in val}
-    with pytest.raises(UserError, match="no 'testing' list"):
-        path = tiny_datalist.parent / "no_testing.json"
-        path.write_text(json.dumps({"training": []}))
-        load_datalist(path, "testing")
-
-
-def test_a_relative_datalist_path_still_gives_absolute_image_paths(tiny_datalist, monkeypatch):
-    """`msmonai cv --datalist demo/datalist.json` writes fold datalists elsewhere: the paths must not stay relative."""
-    monkeypatch.chdir(tiny_datalist.parent.parent)
-    items = load_datalist(f"{tiny_datalist.parent.name}/{tiny_datalist.name}")
-    files = [f for it in items for v in it["visits"] for f in v["image"]]
-    assert all(os.path.isabs(f) and os.path.isfile(f) for f in files)
 
 
 def test_each_distinct_visit_is_decoded_once(tiny_datalist, monkeypatch):
