@@ -77,8 +77,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        raise UserError(f"{path}: refused, the checkpoint holds more than tensors (pickled code?); "
-                        "only weights-only checkpoints are loaded") from err
+        if "Unsupported global" in str(err):  # torch's weights-only unpickler met a class or function
+            raise UserError(f"{path}: refused, the checkpoint holds more than tensors (pickled code?); "
+                            "only weights-only checkpoints are loaded") from err
+        raise UserError(f"{path}: cannot read checkpoint (not a PyTorch checkpoint, or damaged)") from err
     except (OSError, RuntimeError, EOFError) as err:
         raise UserError(f"{path}: cannot read checkpoint ({err})") from err
 

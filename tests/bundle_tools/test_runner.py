@@ -1,0 +1,42 @@
+"""Running bundles as users do: the command line, overrides, and a failing run's message."""
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+
+from msmonai.bundle_tools.layout import LOGGING_CONFIG, METADATA
+from msmonai.bundle_tools.runner import bundle_command, override_args, run_bundle
+from msmonai.errors import UserError
+
+BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "ms_activity_resnet3d"
+
+
+def test_overrides_are_json_when_they_can_be_and_strings_otherwise():
+    parsed = override_args(["num_epochs=3", "--spatial_size=[6,32,32]", "amp=true", "dataset_dir=/data/x",
+                            "device=$torch.device('cpu')", "note=a=b"])
+    assert parsed == {"num_epochs": 3, "spatial_size": [6, 32, 32], "amp": True, "dataset_dir": "/data/x",
+                      "device": "$torch.device('cpu')", "note": "a=b"}
+    for bad in ["num_epochs", "=3"]:
+        with pytest.raises(UserError, match="KEY=VALUE"):
+            override_args([bad])
+
+
+def test_the_command_is_monai_bundle_run_with_overlays_after_train_json():
+    bundle = BUNDLE
+    cmd = bundle_command(bundle, "evaluate", {"val_fold": 2, "datalist": "/d/l.json"}, ["configs/cpu_small.json"])
+    assert cmd[:4] == [sys.executable, "-m", "monai.bundle", "run"]
+    configs = json.loads(cmd[cmd.index("--config_file") + 1])
+    assert [c.split("/configs/")[-1] for c in configs] == ["train.json", "cpu_small.json", "evaluate.json"]
+    assert cmd[cmd.index("--meta_file") + 1] == str(bundle / METADATA)
+    assert cmd[cmd.index("--logging_file") + 1] == str(bundle / LOGGING_CONFIG)
+    assert cmd[cmd.index("--val_fold") + 1] == "2" and cmd[cmd.index("--datalist") + 1] == "/d/l.json"
+
+
+def test_a_failing_run_raises_one_line_naming_the_bundle_workflow_and_log(tmp_path):
+    log = tmp_path / "logs" / "train.log"
+    with pytest.raises(UserError) as err:
+        run_bundle(BUNDLE, "train", {"datalist": str(tmp_path / "missing.json")}, log_file=log)
+    assert "ms_activity_resnet3d: train failed with exit code" in str(err.value) and str(log) in str(err.value)
+    assert str(tmp_path / "missing.json") in log.read_text().strip().splitlines()[-1]
