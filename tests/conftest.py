@@ -4,6 +4,8 @@ import pytest
 
 from tests.cohort import write_tiny_cohort
 
+pytest_plugins = ["tests.clinical_archives"]  # clinical CSVs and tiny DICOM archives (data and cli tests)
+
 
 @pytest.fixture(scope="session")
 def tiny_datalist(tmp_path_factory):

@@ -1,6 +1,6 @@
 """Small real inputs for the manifest tests: clinical CSVs and tiny DICOM archives written with the project's writer.
 
-Shared through fixtures only (test modules never import this file: sibling test folders have conftests too).
+Registered as a pytest plugin by ``tests/conftest.py``; test modules use its fixtures, never import it.
 """
 
 from __future__ import annotations
