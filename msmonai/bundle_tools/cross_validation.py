@@ -16,10 +16,12 @@ import functools
 import json
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import Mapping, Sequence
 
 import pandas as pd
+from tqdm import tqdm
 
 from msmonai.bundle_tools.layout import METADATA, MODEL, TRAIN_CONFIG
 from msmonai.bundle_tools.runner import run_bundle
@@ -122,7 +124,7 @@ def cross_validate(
     chosen = all_folds[:folds] if folds else all_folds
     shared = {"cache_dir": str(out / "cache"), "seed": seed, **(overrides or {})}
     predictions, thresholds = [], {}
-    for k in chosen:
+    for k in tqdm(chosen, desc="cv", unit="fold", disable=not sys.stderr.isatty()):  # a bar on a terminal only
         fold_dir = out / f"fold_{k}"
         write_datalist(fold_dir / "datalist.json", fold_datalist(items, k))
         val_fold = inner_validation_fold(all_folds, k)
