@@ -80,6 +80,9 @@ def pipeline(tmp_path_factory):
                 "--set", f"spatial_size={json.dumps(TINY_SPATIAL_SIZE)}", "--set", "num_workers=0"]) == 0
     assert cli(["export-bundle", str(bundle), "--out", str(out / "shared.zip"),
                 "--spatial_size", *map(str, TINY_SPATIAL_SIZE)]) == 0
+    assert cli(["predict", "--bundle", str(out / "shared.zip"), "--dicom", str(patient_dir), "--clinical",
+                str(src / "clinical.csv"), "--out", str(out / "report_from_zip"), "--secret-file", key, "--mc_samples",
+                "3", "--quiet", "--set", f"spatial_size={json.dumps(TINY_SPATIAL_SIZE)}", "--set", "num_workers=0"]) == 0
     return {"src": src, "out": out, "secrets": secrets, "datalist": datalist, "key": key, "bundle": bundle}
 
 
@@ -110,6 +113,15 @@ def test_predict_writes_a_report_with_risk_over_visits(pipeline):
     assert set(report["explanation"]) >= {"mri_contribution", "edss_contribution"}
     html = (pipeline["out"] / "report" / "report.html").read_text()
     assert "not a medical device" in html and report["patient_key"] in html and "data:image/png;base64," in html
+
+
+def test_a_received_bundle_zip_predicts_as_the_folder_it_was_exported_from(pipeline):
+    from_folder = json.loads((pipeline["out"] / "report" / "report.json").read_text())
+    from_zip = json.loads((pipeline["out"] / "report_from_zip" / "report.json").read_text())
+    assert from_zip["patient_key"] == from_folder["patient_key"]
+    assert from_zip["prediction"]["probability_active"] == pytest.approx(
+        from_folder["prediction"]["probability_active"], abs=1e-6)
+    assert from_zip["prediction"]["threshold"] == pytest.approx(from_folder["prediction"]["threshold"])
 
 
 def test_no_patient_identifier_leaves_the_source_data(pipeline):

@@ -115,46 +115,86 @@ def verify_bundle(
     not load with ``torch.load(weights_only=True)``, and (unless ``allow_code``) any config component or
     expression the audit of :mod:`msmonai.bundle_tools.audit` refuses.
     """
-    from msmonai.engine.checkpoints import load_checkpoint
-
     path = Path(path)
     with _bundle_folder(path) as root:
-        sums_file = root / SUMS_FILE
-        if not sums_file.is_file():
-            raise UserError(f"{path}: {SUMS_FILE} missing; not a bundle written by `msmonai export-bundle`")
-        present = _regular_files(root, path)
-        signature = root / SIGNATURE_FILE
-        signer = None
+        return _verify_folder(root, path, trusted_keys, allow_code)
+
+
+def unpack_verified(
+    zip_path: str | os.PathLike, into: str | os.PathLike, trusted_keys: Sequence[str | os.PathLike] = (),
+    allow_code: bool = False,
+) -> tuple[Path, Verification]:
+    """Extract a received bundle zip into the folder ``into`` and verify the extracted files themselves (what runs is
+    what was checked); returns the bundle folder and the :class:`Verification`. Raises as :func:`verify_bundle`."""
+    zip_path, into = Path(zip_path), Path(into)
+    if not zipfile.is_zipfile(zip_path):
+        raise UserError(f"{zip_path}: not a bundle zip from `msmonai export-bundle`")
+    with zipfile.ZipFile(zip_path) as zf:
+        folder, members = _safe_members(zip_path, zf)
+        if (into / folder).exists():
+            raise UserError(f"{into / folder}: already exists; unpack a received bundle into an empty folder")
+        zf.extractall(into, members=members)
+    root = into / folder
+    return root, _verify_folder(root, zip_path, trusted_keys, allow_code)
+
+
+@contextlib.contextmanager
+def received_bundle(
+    path: str | os.PathLike, trusted_keys: Sequence[str | os.PathLike] = (), allow_code: bool = False
+) -> Iterator[tuple[Path, Verification | None]]:
+    """The bundle folder to run for ``path``: a bundle zip is unpacked into a temporary folder and verified there
+    first (:func:`unpack_verified`; refused bundles never run), a folder is this site's own and used as it is
+    (``trusted_keys`` then make no sense and are refused). Yields the folder and the verification (None: a folder)."""
+    path = Path(path)
+    if path.is_dir():
         if trusted_keys:
-            text = signature.read_text(encoding="utf-8") if signature.is_file() else None
-            signer = check_signature(sums_file.read_bytes(), text, trusted_keys, str(path))
-        listed = _read_sums(sums_file, path)
-        present -= {SUMS_FILE, SIGNATURE_FILE}
-        for rel in sorted(listed.keys() | present):
-            if rel not in present:
-                raise UserError(f"{path}: {rel} is listed in {SUMS_FILE} but missing")
-            if rel not in listed:
-                raise UserError(f"{path}: {rel} is not listed in {SUMS_FILE} (extra file)")
-            if _sha256(root / rel) != listed[rel]:
-                raise UserError(f"{path}: {rel} does not match its SHA-256 in {SUMS_FILE} (tampered or corrupted)")
-        for rel in sorted(present):
-            if not _shareable(rel):
-                raise UserError(f"{path}: refused, {rel} is not part of a shared bundle (only configs/, docs/, "
-                                f"{', '.join(SHARED_FILES)}, {MODEL}, {TORCHSCRIPT} and {SCHEMA_FILE}, never code files)")
-        for required in (METADATA, SCHEMA_FILE, MODEL):
-            if required not in present:
-                raise UserError(f"{path}: {required} missing from the bundle")
-        try:
-            _verify_metadata(root / METADATA, metadata_schema())  # this site's schema, not the sender's
-            load_checkpoint(root / MODEL)
-        except UserError as err:  # name the file as the user knows it, not inside the extraction folder
-            raise UserError(str(err).replace(f"{root}{os.sep}", f"{path}: ")) from err
-        findings = audit_configs(root / "configs")
-        refused = [f for f in findings if f.problem]
-        if refused and not allow_code:
-            first = refused[0]
-            raise UserError(f"{path}: refused, {first.file} id {first.id!r}: {first.problem} ({first.text[:120]!r}); "
-                            f"{len(refused)} refused in all (verify-bundle lists them; --allow-code runs them anyway)")
+            raise UserError(f"{path}: a bundle folder is this site's own; trusted keys check received bundle zips")
+        yield path, None
+        return
+    with tempfile.TemporaryDirectory(prefix="msmonai-bundle-") as tmp:
+        yield unpack_verified(path, tmp, trusted_keys, allow_code)
+
+
+def _verify_folder(root: Path, path: Path, trusted_keys: Sequence[str | os.PathLike], allow_code: bool) -> Verification:
+    """:func:`verify_bundle` on the folder ``root`` of the bundle the user knows as ``path``."""
+    from msmonai.engine.checkpoints import load_checkpoint
+
+    sums_file = root / SUMS_FILE
+    if not sums_file.is_file():
+        raise UserError(f"{path}: {SUMS_FILE} missing; not a bundle written by `msmonai export-bundle`")
+    present = _regular_files(root, path)
+    signature = root / SIGNATURE_FILE
+    signer = None
+    if trusted_keys:
+        text = signature.read_text(encoding="utf-8") if signature.is_file() else None
+        signer = check_signature(sums_file.read_bytes(), text, trusted_keys, str(path))
+    listed = _read_sums(sums_file, path)
+    present -= {SUMS_FILE, SIGNATURE_FILE}
+    for rel in sorted(listed.keys() | present):
+        if rel not in present:
+            raise UserError(f"{path}: {rel} is listed in {SUMS_FILE} but missing")
+        if rel not in listed:
+            raise UserError(f"{path}: {rel} is not listed in {SUMS_FILE} (extra file)")
+        if _sha256(root / rel) != listed[rel]:
+            raise UserError(f"{path}: {rel} does not match its SHA-256 in {SUMS_FILE} (tampered or corrupted)")
+    for rel in sorted(present):
+        if not _shareable(rel):
+            raise UserError(f"{path}: refused, {rel} is not part of a shared bundle (only configs/, docs/, "
+                            f"{', '.join(SHARED_FILES)}, {MODEL}, {TORCHSCRIPT} and {SCHEMA_FILE}, never code files)")
+    for required in (METADATA, SCHEMA_FILE, MODEL):
+        if required not in present:
+            raise UserError(f"{path}: {required} missing from the bundle")
+    try:
+        _verify_metadata(root / METADATA, metadata_schema())  # this site's schema, not the sender's
+        load_checkpoint(root / MODEL)
+    except UserError as err:  # name the file as the user knows it, not inside the extraction folder
+        raise UserError(str(err).replace(f"{root}{os.sep}", f"{path}: ")) from err
+    findings = audit_configs(root / "configs")
+    refused = [f for f in findings if f.problem]
+    if refused and not allow_code:
+        first = refused[0]
+        raise UserError(f"{path}: refused, {first.file} id {first.id!r}: {first.problem} ({first.text[:120]!r}); "
+                        f"{len(refused)} refused in all (verify-bundle lists them; --allow-code runs them anyway)")
     return Verification(sorted(present), signer, findings)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from msmonai.cli.flags import add_flag
 
@@ -39,7 +40,13 @@ def register(subparsers) -> None:
         description="Ingests every patient in --dicom (same ingestion and preprocessing as training), links the visits of "
         "--clinical, runs the bundle's inference workflow and writes a report per patient (pseudonymous key only).",
     )
-    p.add_argument("--bundle", required=True, help="trained bundle directory (models/model.pt)")
+    p.add_argument("--bundle", required=True, help="trained bundle: this site's folder (models/model.pt), or a "
+                   "received .zip from `msmonai export-bundle`, verified as verify-bundle does before anything runs")
+    p.add_argument("--trusted-key", action="append", default=[], metavar="PEM",
+                   help="with a bundle .zip: public key of a sender you trust (repeatable); without one, "
+                   "authenticity is not checked")
+    p.add_argument("--allow-code", action="store_true",
+                   help="with a bundle .zip: run configs the audit refuses (they execute Python on this machine)")
     p.add_argument("--dicom", required=True, help="DICOM folder of the patient(s)")
     p.add_argument("--clinical", required=True, help="clinical visits CSV (data_manifests/README.md)")
     p.add_argument("--out", required=True, help="output directory")
@@ -109,10 +116,15 @@ def run_cv(args: argparse.Namespace) -> int:
 def run_predict(args: argparse.Namespace) -> int:
     from msmonai.bundle_tools.prediction import predict
     from msmonai.bundle_tools.runner import override_args
+    from msmonai.bundle_tools.sharing import received_bundle
 
-    reports = predict(args.bundle, args.dicom, args.clinical, args.out, secret_file=args.secret_file,
-                      overrides=override_args(args.overrides), mc_samples=args.mc_samples, threshold=args.threshold,
-                      explain=args.explain, show_identity=args.show_identity, quiet=args.quiet)
+    with received_bundle(args.bundle, args.trusted_key, args.allow_code) as (bundle, verification):
+        if verification is not None:
+            _print_verification(args.bundle, verification, "predict")
+        reports = predict(bundle, args.dicom, args.clinical, args.out, secret_file=args.secret_file,
+                          overrides=override_args(args.overrides), mc_samples=args.mc_samples,
+                          threshold=args.threshold, explain=args.explain, show_identity=args.show_identity,
+                          quiet=args.quiet)
     for path in reports:
         print(path.with_name("report.html"))
     return 0
@@ -127,23 +139,26 @@ def run_export(args: argparse.Namespace) -> int:
 
 
 def run_verify(args: argparse.Namespace) -> int:
-    import sys
-
     from msmonai.bundle_tools.sharing import verify_bundle
 
     result = verify_bundle(args.bundle, trusted_keys=args.trusted_key, allow_code=args.allow_code)
     for finding in result.findings:
         print(finding.line())
+    _print_verification(args.bundle, result, "verify-bundle")
+    return 0
+
+
+def _print_verification(bundle: str, result, command: str) -> None:
+    """What a verification established, and a warning for each thing it let through."""
     refused = [f for f in result.findings if f.problem]
     if refused:
-        print(f"msmonai verify-bundle: warning: --allow-code: {len(refused)} config entries the audit refuses will "
+        print(f"msmonai {command}: warning: --allow-code: {len(refused)} config entries the audit refuses will "
               "execute on this machine", file=sys.stderr)
     if result.signer is None:
-        print(f"{args.bundle}: integrity of {len(result.files)} files verified; authenticity NOT checked (no "
+        print(f"{bundle}: integrity of {len(result.files)} files verified; authenticity NOT checked (no "
               "--trusted-key given)")
     else:
-        print(f"{args.bundle}: verified {len(result.files)} files, signed by trusted key {result.signer}")
-    return 0
+        print(f"{bundle}: verified {len(result.files)} files, signed by trusted key {result.signer}")
 
 
 def run_keygen(args: argparse.Namespace) -> int:

@@ -14,7 +14,7 @@ import pytest
 import torch
 from monai.bundle import ConfigParser
 
-from msmonai.bundle_tools.sharing import export_bundle, verify_bundle
+from msmonai.bundle_tools.sharing import export_bundle, received_bundle, verify_bundle
 from msmonai.cli import main
 from msmonai.engine.checkpoints import load_checkpoint
 from msmonai.errors import UserError
@@ -241,3 +241,27 @@ def test_export_from_a_copied_bundle_with_weights_from_elsewhere(tmp_path, capsy
     assert "models/model.ts" in verify_bundle(tmp_path / "out.zip").files
     with zipfile.ZipFile(tmp_path / "out.zip") as zf:
         assert zf.read(f"{bundle.name}/models/model.pt") == run.read_bytes()
+
+
+def test_a_received_zip_runs_from_a_verified_unpacked_copy_and_a_tampered_one_never_unpacks(exported, tmp_path):
+    zip_path, name, expected = exported
+    with received_bundle(zip_path) as (folder, verification):
+        assert folder.name == name and verification.signer is None
+        assert sorted(str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file()) == sorted(
+            verification.files + ["SHA256SUMS"])
+    assert not folder.exists()  # the unpacked copy goes when the run ends
+
+    def inject(files):
+        files[f"{name}/configs/inference.json"] = files[f"{name}/configs/inference.json"].replace(
+            b'"run": [', b'"run": ["$__import__(\'os\').system(\'touch /tmp/pwned\')", ', 1)
+        resum(files, name)
+    forged = rewrite_zip(zip_path, tmp_path / "forged.zip", inject)
+    with pytest.raises(UserError, match=r"forged.zip: refused, configs/inference.json id 'run#0': uses __import__"):
+        with received_bundle(forged):
+            pytest.fail("a refused bundle must not be handed out")
+
+
+def test_trusted_keys_are_for_received_zips_not_for_this_sites_folders(tmp_path):
+    with pytest.raises(UserError, match="trusted keys check received bundle zips"):
+        with received_bundle(tmp_path, trusted_keys=[tmp_path / "k.pub.pem"]):
+            pass
