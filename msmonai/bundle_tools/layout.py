@@ -14,10 +14,14 @@ METADATA = "configs/metadata.json"
 LOGGING_CONFIG = "configs/logging.conf"
 MODEL = "models/model.pt"  # the selected weights, a plain state_dict
 TORCHSCRIPT = "models/model.ts"
-WORKFLOW_CONFIGS = {  # train.json first; evaluate and inference are overlays on it
+INFERENCE_CONFIG = "configs/inference.json"
+# evaluate.json is an overlay on train.json (as in the Model Zoo); inference.json stands alone, taking what it shares
+# with train.json through MONAI's "%configs/train.json#id" macros, which resolve against the working directory:
+# every workflow runs in the bundle folder (runner.py, prediction.py).
+WORKFLOW_CONFIGS = {
     "train": [TRAIN_CONFIG],
     "evaluate": [TRAIN_CONFIG, "configs/evaluate.json"],
-    "inference": [TRAIN_CONFIG, "configs/inference.json"],
+    "inference": [INFERENCE_CONFIG],
 }
 
 
@@ -30,7 +34,9 @@ def bundle_folder(bundle_dir: str | os.PathLike) -> Path:
 
 
 def config_files(bundle: Path, workflow: str, overlays: Sequence[str] = ()) -> list[str]:
-    """Absolute config files of ``workflow``, with ``overlays`` (bundle-relative) read right after ``train.json``."""
+    """Absolute config files of ``workflow``, with ``overlays`` (bundle-relative) read right after its first file
+    (``train.json``, or ``inference.json``). Overlays set top-level ids only: a nested id would land inside a macro
+    of ``inference.json`` before MONAI expands it."""
     for overlay in overlays:
         if not (bundle / overlay).is_file():
             raise UserError(f"{bundle / overlay}: overlay config not found")

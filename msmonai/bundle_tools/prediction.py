@@ -9,6 +9,7 @@ the MRI vs EDSS contribution, written as ``report.json`` and a self-contained ``
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import logging
@@ -98,19 +99,20 @@ def predict(
     for reason in problems:
         logger.warning("left out: %s", reason)
     write_datalist(work / "datalist.json", {TESTING: items})
-    workflow = ConfigWorkflow(
-        config_file=config_files(bundle, "inference"),
-        meta_file=str(bundle / METADATA), logging_file=False, workflow_type="infer",
-        bundle_root=str(bundle), datalist=str(work / "datalist.json"), infer_split="testing", output_dir=str(work),
-        mc_samples=mc_samples, threshold=threshold, **(overrides or {}))
-    workflow.initialize()
-    workflow.run()
-    network = workflow.parser.get_parsed_content("network").eval()
+    with contextlib.chdir(bundle):  # where Model Zoo commands run, and inference.json's macros resolve
+        workflow = ConfigWorkflow(
+            config_file=config_files(bundle, "inference"),
+            meta_file=str(bundle / METADATA), logging_file=False, workflow_type="infer",
+            bundle_root=str(bundle), datalist=str(work / "datalist.json"), infer_split="testing", output_dir=str(work),
+            mc_samples=mc_samples, threshold=threshold, **(overrides or {}))
+        workflow.initialize()
+        workflow.run()
+        network = workflow.parser.get_parsed_content("network").eval()
+        dataset = workflow.parser.get_parsed_content("validate#dataset")
+        device = workflow.parser.get_parsed_content("device")
+        prepare_batch = workflow.parser.get_parsed_content("validate#prepare_batch")
     if threshold is None:
         threshold = decision_threshold(network)
-    dataset = workflow.parser.get_parsed_content("validate#dataset")
-    device = workflow.parser.get_parsed_content("device")
-    prepare_batch = workflow.parser.get_parsed_content("validate#prepare_batch")
     predictions = read_predictions(work / "predictions.csv")
     meta = json.loads((bundle / METADATA).read_text())
     written = []

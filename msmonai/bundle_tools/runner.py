@@ -38,14 +38,17 @@ def run_bundle(
     bundle_dir: str | os.PathLike, workflow: str, overrides: Mapping[str, object], log_file: str | os.PathLike | None = None,
     overlays: Sequence[str] = (),
 ) -> None:
-    """Run ``workflow`` of the bundle; its output goes to ``log_file`` (or the terminal). Raises on failure."""
+    """Run ``workflow`` of the bundle in the bundle folder, as Model Zoo commands run (``inference.json``'s macros
+    need it); its output goes to ``log_file`` (or the terminal). Relative paths in ``overrides`` are relative to the
+    bundle folder. Raises on failure."""
     cmd = bundle_command(bundle_dir, workflow, overrides, overlays)
+    cwd = bundle_folder(bundle_dir)
     if log_file is None:
-        result = subprocess.run(cmd, check=False)
+        result = subprocess.run(cmd, cwd=cwd, check=False)
     else:
         Path(log_file).parent.mkdir(parents=True, exist_ok=True)
         with open(log_file, "w", encoding="utf-8") as log:
-            result = subprocess.run(cmd, stdout=log, stderr=subprocess.STDOUT, check=False)
+            result = subprocess.run(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, check=False)
     if result.returncode != 0:
         where = f"; see {log_file}" if log_file else ""
         raise UserError(f"bundle {Path(bundle_dir).name}: {workflow} failed with exit code {result.returncode}{where}")
@@ -53,7 +56,8 @@ def run_bundle(
 
 def override_args(pairs: Sequence[str]) -> dict[str, object]:
     """Parse ``KEY=VALUE`` overrides; a VALUE that is JSON (``3``, ``[6,32,32]``, ``true``) becomes that value,
-    anything else (paths, ``$`` expressions) stays a string for MONAI's config parser."""
+    anything else (paths, ``$`` expressions) stays a string for MONAI's config parser. A relative path that names an
+    existing file or folder becomes absolute: the user meant it from here, and workflows run in the bundle folder."""
     out = {}
     for pair in pairs:
         key, sep, value = pair.partition("=")
@@ -62,5 +66,5 @@ def override_args(pairs: Sequence[str]) -> dict[str, object]:
         try:
             out[key.lstrip("-")] = json.loads(value)
         except json.JSONDecodeError:
-            out[key.lstrip("-")] = value
+            out[key.lstrip("-")] = os.path.abspath(value) if value and os.path.exists(value) else value
     return out

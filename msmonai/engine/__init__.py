@@ -9,7 +9,7 @@ from msmonai.engine.batchnorm import BatchNormRecalibration, recalibrate_batchno
 from msmonai.engine.class_weights import balanced_class_weights
 from msmonai.engine.dataset import VisitSequenceDataset, VisitVolumes, collate_sequences
 from msmonai.engine.features import FeatureBatch, FeatureClassifier, VisitFeatureDataset, collate_features
-from msmonai.engine.checkpoints import BestCheckpoint, LastCheckpoint, load_checkpoint
+from msmonai.engine.checkpoints import BestCheckpoint, LastCheckpoint, TrainedWeights, load_checkpoint
 from msmonai.engine.mc_dropout import mc_dropout_probabilities
 from msmonai.engine.outputs import loss_value
 from msmonai.engine.prediction_writer import PredictionWriter
@@ -26,6 +26,7 @@ __all__ = [
     "LastCheckpoint",
     "PredictionWriter",
     "SequenceBatch",
+    "TrainedWeights",
     "ValidationAUC",
     "ValidationThreshold",
     "VisitFeatureDataset",

@@ -1,4 +1,5 @@
-"""Checkpoints: the resumable last checkpoint, the best checkpoint, and loading weights-only files safely."""
+"""Checkpoints: the resumable last checkpoint, the best checkpoint, and loading weights-only files safely (also into
+the evaluate and inference workflows)."""
 
 from __future__ import annotations
 
@@ -107,3 +108,26 @@ class BestCheckpoint:
             torch.save(unwrap(self.network).state_dict(), tmp)
         logger.info("best %s %.4f at epoch %d: saved %s", engine.state.key_metric_name, engine.state.best_metric,
                     engine.state.epoch, self.path)
+
+
+class TrainedWeights:
+    """Loads the selected weights (a weights-only state_dict, ``models/model.pt``) into ``network`` when the evaluator
+    starts, as MONAI's ``CheckpointLoader`` does, with one-line errors: a missing, damaged or code-carrying file
+    (:func:`load_checkpoint`), or weights that do not fit the network (another architecture or ``spatial_size``).
+    Attach to the evaluator."""
+
+    def __init__(self, path: str, network: torch.nn.Module) -> None:
+        self.path = Path(path)
+        self.network = network
+
+    def attach(self, engine: Engine) -> None:
+        engine.add_event_handler(Events.STARTED, self)
+
+    def __call__(self, engine: Engine) -> None:
+        state = load_checkpoint(self.path, map_location="cpu")
+        try:
+            unwrap(self.network).load_state_dict(state)
+        except RuntimeError as err:
+            reason = " ".join(str(err).split())[:300]
+            raise UserError(f"{self.path}: these weights do not fit the bundle's network_def (another architecture "
+                            f"or spatial_size?): {reason}") from err

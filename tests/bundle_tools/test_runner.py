@@ -13,6 +13,13 @@ from msmonai.errors import UserError
 BUNDLE = Path(__file__).resolve().parents[2] / "bundles" / "ms_activity_resnet3d"
 
 
+def test_an_existing_relative_path_becomes_absolute_since_workflows_run_in_the_bundle_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "weights.pth").write_bytes(b"")
+    parsed = override_args(["pretrained_weights=weights.pth", "output_dir=not/there/yet"])
+    assert parsed == {"pretrained_weights": str(tmp_path / "weights.pth"), "output_dir": "not/there/yet"}
+
+
 def test_overrides_are_json_when_they_can_be_and_strings_otherwise():
     parsed = override_args(["num_epochs=3", "--spatial_size=[6,32,32]", "amp=true", "dataset_dir=/data/x",
                             "device=$torch.device('cpu')", "note=a=b"])

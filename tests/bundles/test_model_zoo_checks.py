@@ -90,7 +90,7 @@ def test_package_schema_is_never_looser_than_monai_meta_schema_20240725(case, mu
 
 @pytest.mark.parametrize("bundle", BUNDLES)
 @pytest.mark.parametrize("workflow, workflow_type", [("train", "train"), ("evaluate", "infer"), ("inference", "infer")])
-def test_monai_check_properties_passes(bundle, workflow, workflow_type, tiny_datalist, tmp_path):
+def test_monai_check_properties_passes(bundle, workflow, workflow_type, tiny_datalist, tmp_path, monkeypatch):
     """The ids MONAI's train and infer properties require (trainer, inferer, dataset, evaluator...) are declared,
     so MONAI tooling and monai.fl can drive every workflow."""
     from monai.bundle import ConfigWorkflow
@@ -99,6 +99,7 @@ def test_monai_check_properties_passes(bundle, workflow, workflow_type, tiny_dat
     from tests.bundles.conftest import tiny_overrides
 
     root = REPO / "bundles" / bundle
+    monkeypatch.chdir(root)  # where bundle commands run and inference.json's macros resolve
     overrides = tiny_overrides(tiny_datalist, tmp_path)
     if "2d" in bundle:
         overrides["pretrained"] = False

@@ -1,6 +1,9 @@
 """Each bundle's train, evaluate and inference workflows, run as users run them (``python -m monai.bundle run``)."""
 
 import json
+import shutil
+import subprocess
+import sys
 
 import numpy as np
 import pandas as pd
@@ -9,6 +12,7 @@ import torch
 from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, fbeta_score, precision_score, recall_score
 
 from msmonai.bundle_tools.runner import run_bundle
+from msmonai.networks import ResNet3D
 from tests.bundles.conftest import BUNDLES, REPO, tiny_overrides
 
 pytestmark = pytest.mark.slow
@@ -52,6 +56,21 @@ def test_train_evaluate_infer(bundle, tiny_datalist, tmp_path):
     assert inferred["probability_active"].between(0, 1).all()
     assert (inferred["uncertainty"] >= 0).all()
     assert list(inferred.columns[:3]) == ["patient", "fold", "last_visit_date"]
+
+    # As a receiving site has it: the bundle folder copied anywhere, inference.json alone, run from that folder
+    copy = shutil.copytree(REPO / "bundles" / bundle, tmp_path / "elsewhere" / bundle)
+    shutil.copytree(tmp_path / "models", copy / "models")
+    tiny = ["--spatial_size", json.dumps(overrides["spatial_size"]), "--num_workers", "0"]
+    subprocess.run([sys.executable, "-m", "monai.bundle", "run", "--config_file", "configs/inference.json",
+                    "--datalist", str(tiny_datalist), "--infer_split", "all", "--mc_samples", "0", *tiny],
+                   cwd=copy, check=True, capture_output=True)
+    standalone = pd.read_csv(copy / "eval" / "predictions.csv")
+    assert np.allclose(standalone["probability_active"], inferred["probability_active"], atol=1e-6)
+    subprocess.run([sys.executable, "-m", "monai.bundle", "ckpt_export", "network_def", "--filepath", "models/model.ts",
+                    "--ckpt_file", "models/model.pt", "--meta_file", "configs/metadata.json",
+                    "--config_file", "configs/inference.json", *tiny], cwd=copy, check=True, capture_output=True)
+    scripted = torch.jit.load(str(copy / "models" / "model.ts"))
+    assert torch.equal(scripted.state_dict()["head.fc.weight"], state["head.fc.weight"])
 
 
 def test_resume_after_sigkill_ends_like_an_uninterrupted_run(tiny_datalist, tmp_path):
@@ -165,3 +184,30 @@ def test_a_datalist_without_the_split_ends_with_the_projects_one_line(tiny_datal
     assert result.returncode != 0
     last = result.stderr.strip().splitlines()[-1]
     assert last.startswith("msmonai: error: ") and str(training_only) in last and "testing" in last, last
+
+
+@pytest.mark.parametrize("case", ["no testing list", "no checkpoint", "not a datalist", "weights of another width"])
+def test_bad_input_to_standalone_inference_ends_with_the_projects_one_line(case, tiny_datalist, tmp_path):
+    """Under plain `python -m monai.bundle run --config_file configs/inference.json`, as a receiving site runs it."""
+    copy = shutil.copytree(REPO / "bundles" / "ms_activity_resnet3d", tmp_path / "bundle")
+    (copy / "models").mkdir()
+    datalist, size = tiny_datalist.parent / f"{case.replace(' ', '_')}.json", [6, 32, 32]  # next to the images
+    content = json.loads(tiny_datalist.read_text())
+    if case == "no testing list":
+        content.pop("testing")
+    if case == "not a datalist":
+        del content["testing"][0]["visits"]
+    datalist.write_text(json.dumps(content))
+    if case != "no checkpoint":
+        widths = (8, 16, 32, 64) if case == "weights of another width" else (32, 64, 128, 256)
+        torch.save(ResNet3D(spatial_size=size, channels=widths).state_dict(), copy / "models" / "model.pt")
+    result = subprocess.run([sys.executable, "-m", "monai.bundle", "run", "--config_file", "configs/inference.json",
+                             "--datalist", str(datalist), "--spatial_size", json.dumps(size), "--num_workers", "0"],
+                            cwd=copy, capture_output=True, text=True, timeout=300)
+    assert result.returncode != 0
+    last = result.stderr.strip().splitlines()[-1]
+    expected = {"no testing list": (str(datalist), "no 'testing' list"),
+                "no checkpoint": ("model.pt", "cannot read checkpoint"),
+                "not a datalist": (str(datalist), "testing[0]: 'visits' is a required property"),
+                "weights of another width": ("model.pt", "do not fit the bundle's network_def")}[case]
+    assert last.startswith("msmonai: error: ") and all(part in last for part in expected), last
