@@ -139,7 +139,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     from msmonai.fileio import write_json
 
-    work = args.work or Path(tempfile.mkdtemp(prefix="msmonai_gpu_bench_"))
+    work = (args.work or Path(tempfile.mkdtemp(prefix="msmonai_gpu_bench_"))).resolve()  # bundles run in their folder
     cohort = demo_cohort(work, args.patients)
     rows = []
     for architecture in BUNDLES:

@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     started, load_before = time.time(), os.getloadavg()
-    work = args.work or Path(tempfile.mkdtemp(prefix="msmonai_bench_"))
+    work = (args.work or Path(tempfile.mkdtemp(prefix="msmonai_bench_"))).resolve()  # bundles run in their folder
     work.mkdir(parents=True, exist_ok=True)
     rows: list[Row] = []
     failed = False
