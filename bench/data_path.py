@@ -1,11 +1,15 @@
 """Row 2: the bundles' data path across epochs -- epoch 1 (every distinct visit decoded into the in-memory cache,
-then one pass of the training DataLoader) against epoch 2 (a pass served from the cache), with decodes counted."""
+then one pass of the training DataLoader) against epoch 2 (a pass served from the cache), with decodes counted;
+and filling that cache from scanner-size series with one worker process against every core."""
 
 from __future__ import annotations
 
 import contextlib
 import multiprocessing
+import shutil
+import tempfile
 import time
+from pathlib import Path
 from typing import Iterator
 
 from bench.report import Row
@@ -73,4 +77,41 @@ def measure_data_path(cohort: Cohort, runs: int = 3, cached_passes: int = 3) -> 
                "counted across processes."),
         values={"epoch1_s": first, "epoch2_s": cached, "decodes_epoch1": decodes_first,
                 "decodes_later": decodes_cached, "distinct_visits": distinct, "volumes_per_epoch": volumes_delivered},
+    )
+
+
+CACHE_STUDIES = 40
+
+
+def measure_cache_fill(work: Path, runs: int) -> Row:
+    """Filling a bundle's in-memory visit cache (``VisitVolumes``) from 512^2 series: 1 worker process vs every core."""
+    from bench.scanner_series import write_scanner_export
+    from msmonai.engine import VisitVolumes
+    from msmonai.parallel import available_cores
+    from msmonai.transforms import preprocessing_transforms
+
+    scratch = Path(tempfile.mkdtemp(dir=work))
+    try:
+        series = write_scanner_export(scratch, 512, CACHE_STUDIES, seed=2)
+        items = [{"visits": [{"image": files}]} for files in series]
+        cores = available_cores()
+        walls: dict[int, list[float]] = {1: [], cores: []}
+        for _ in range(runs):
+            for workers in walls:
+                walls[workers].append(timed(VisitVolumes, items, preprocessing_transforms(), num_workers=workers,
+                                            progress=False)[0])
+    finally:
+        shutil.rmtree(scratch)
+    one, many = median(walls[1]), median(walls[cores])
+    return Row(
+        number="2",
+        measurement=f"visit cache of a bundle, {CACHE_STUDIES} series of 40 x 512^2: 1 worker vs {cores}",
+        figure=f"{many:.1f} s with {cores} workers", baseline=f"{one:.1f} s with 1 worker", ratio=many / one,
+        ratio_label=f"{cores} workers / 1 worker (ideal {1 / cores:.2f})", target=f"close to 1/{cores}",
+        met=many / one <= 1.2 / cores, runs=f"median of {runs} runs",
+        notes=("msmonai.engine.VisitVolumes (what train#volumes and validate#volumes build) filling its in-memory "
+               "float16 cache: each distinct series decoded and preprocessed once to [1, 50, 128, 128]; with N "
+               "workers, N forked processes of one intra-op thread each. Phantom heads from bench/scanner_series.py, "
+               "explicit VR little endian."),
+        values={"wall_s": {str(k): v for k, v in walls.items()}, "cores": cores, "series": CACHE_STUDIES},
     )

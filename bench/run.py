@@ -24,15 +24,17 @@ from bench.report import Row, markdown_table, write_results
 from bench.workspace import REPO, demo_cohort, output_to_log
 
 ARCHITECTURES = ("PretrainedResNet2D", "ResNet3D", "ResNeXt3D")
+OPT_IN = "7 "  # rows run only when --only names them
 
 
 def measurements(work: Path, runs: int) -> list[tuple[str, Callable[[], list[Row]]]]:
     """The measurements in the order they run, each a (label, thunk returning rows)."""
     from bench.checkpointing import measure_checkpointing
-    from bench.data_path import measure_data_path
+    from bench.data_path import measure_cache_fill, measure_data_path
     from bench.frozen import measure_frozen
     from bench.inference import measure_latency, measure_predict_command
     from bench.ingestion import measure_ingestion
+    from bench.learning import measure_learning
     from bench.memory import measure_peak_rss
     from bench.scaling import measure_scaling
     from bench.throughput import measure_throughput
@@ -67,6 +69,7 @@ def measurements(work: Path, runs: int) -> list[tuple[str, Callable[[], list[Row
     plan = [
         ("1 ingestion at scanner sizes vs pydicom and dcm2niix", lambda: measure_ingestion(work, runs=runs)),
         ("2 data path epoch 1 vs 2", lambda: [measure_data_path(cohort, runs=runs)]),
+        ("2 visit cache workers at 512^2", lambda: [measure_cache_fill(work, runs=runs)]),
     ]
     plan += [(f"3 throughput {a}", lambda a=a: throughput(a)) for a in ARCHITECTURES]
     plan += [(f"4 latency {a}", lambda a=a: [measure_latency(a, cohort, runs=runs)]) for a in ARCHITECTURES]
@@ -76,6 +79,7 @@ def measurements(work: Path, runs: int) -> list[tuple[str, Callable[[], list[Row
              for a in ("ResNet3D", "ResNeXt3D")]
     plan += [("F frozen-backbone fast path", frozen),
              ("6 scaling (50-patient cohort)", lambda: measure_scaling(demo_cohort(work, 50, manifest=False), work, runs=runs))]
+    plan += [(f"7 learning {a}", lambda a=a: measure_learning(a, work)) for a in ARCHITECTURES]  # hours: opt-in
     return plan
 
 
@@ -113,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[bench {time.time() - started:5.0f} s] demo cohort (28 patients) and its manifest", file=terminal)
         for label, measure in measurements(work, args.runs):
             if args.only and not any(label.startswith(prefix) for prefix in args.only):
+                continue
+            if not args.only and label.startswith(OPT_IN):
+                print(f"[bench {time.time() - started:5.0f} s] {label}: left out (hours; make bench-learning)", file=terminal)
                 continue
             print(f"[bench {time.time() - started:5.0f} s] {label}", file=terminal)
             try:

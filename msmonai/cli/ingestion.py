@@ -7,6 +7,8 @@ import functools
 import os
 import sys
 
+from msmonai.parallel import available_cores
+
 
 def register(subparsers) -> None:
     """Add this package's subcommands to the ``msmonai`` parser."""
@@ -40,16 +42,11 @@ def register(subparsers) -> None:
         "overrides it; default ~/.config/msmonai/site_secret.key)"
     )
     p.add_argument(
-        "--workers", type=int, default=_available_cores(), metavar="N",
+        "--workers", type=int, default=available_cores(), metavar="N",
         help="studies preprocessed at once, one process and core each (default: the cores available, %(default)s)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_preprocess)
-
-
-def _available_cores() -> int:
-    """The cores this process may run on (its CPU affinity where the system has one, as in containers)."""
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def run_inspect(args: argparse.Namespace) -> int:

@@ -12,9 +12,11 @@ the training device.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from typing import Callable, Sequence
 
+import numpy as np
 import torch
 from monai.data import CacheDataset, PersistentDataset
 from monai.data.utils import pickle_hashing
@@ -22,6 +24,7 @@ from monai.transforms import CastToTyped, Compose
 from torch.utils.data import Dataset
 
 from msmonai.errors import UserError, root_cause
+from msmonai.parallel import available_cores, parallel_map
 
 CACHE_DTYPE = torch.float16
 """Storage type of cached visit volumes. Intensities lie in [0, 255], where float16 is exact to 0.0625 (the
@@ -43,14 +46,16 @@ def source_digest(files: Sequence[str]) -> str:
 
 
 class VisitVolumes:
-    """The distinct visit volumes of some observations, each preprocessed once.
+    """The distinct visit volumes of some observations, each preprocessed once, by several processes at a time.
 
     Args:
         items: observations (datalist items with absolute image paths, see ``load_datalist``).
         transform: the preprocessing preset (``{"image": files} -> {"image": [1, D, H, W]}``); its output is
             stored as ``CACHE_DTYPE``.
         cache_dir: on-disk cache folder; None keeps volumes in memory.
-        num_workers: threads decoding volumes when filling the in-memory cache.
+        num_workers: processes that decode and preprocess the volumes up front, one core each (0: every core
+            this process may use). The on-disk cache is filled up front too, so that the training's data loader
+            only reads it.
         progress: show a progress bar while filling the cache.
     """
 
@@ -73,12 +78,21 @@ class VisitVolumes:
         self.records = records
         # flat, since MONAI caches only up to the first Randomizable transform, and a nested Compose is one
         transform = Compose([transform, CastToTyped(keys="image", dtype=CACHE_DTYPE)]).flatten()
+        workers = min(num_workers or available_cores(), len(records))
         if cache_dir:
             self.dataset: Dataset = PersistentDataset(
                 records, transform=transform, cache_dir=cache_dir, hash_transform=pickle_hashing
             )
+            if workers > 1:
+                parallel_map(self._fill_disk_cache, range(len(records)), workers)
+        elif workers > 1:
+            volumes = parallel_map(functools.partial(_preprocessed_array, transform), records, workers)
+            self.dataset = [{"image": torch.from_numpy(volume)} for volume in volumes]
         else:
-            self.dataset = CacheDataset(records, transform=transform, num_workers=num_workers or 1, progress=progress)
+            self.dataset = CacheDataset(records, transform=transform, num_workers=1, progress=progress)
+
+    def _fill_disk_cache(self, position: int) -> None:
+        self.volume(self.records[position]["image"])
 
     def __len__(self) -> int:
         return len(self.records)
@@ -89,8 +103,20 @@ class VisitVolumes:
         try:
             return self.dataset[position]["image"].as_subclass(torch.Tensor)
         except RuntimeError as err:
-            cause = root_cause(err)
-            raise UserError(f"{image[0]}: cannot preprocess this series ({cause})") from err
+            raise _cannot_preprocess(image, err) from err
+
+
+def _preprocessed_array(transform: Callable, record: dict) -> np.ndarray:
+    """``transform(record)["image"]`` as an array (a tensor would cross processes as a shared-memory handle each), its
+    failure as the one-line error ``VisitVolumes.volume`` gives."""
+    try:
+        return transform(record)["image"].numpy()
+    except RuntimeError as err:
+        raise _cannot_preprocess(record["image"], err) from err
+
+
+def _cannot_preprocess(image: Sequence[str], err: BaseException) -> UserError:
+    return UserError(f"{image[0]}: cannot preprocess this series ({root_cause(err)})")
 
 
 class VisitSequenceDataset(Dataset):

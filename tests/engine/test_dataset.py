@@ -20,7 +20,7 @@ def test_each_distinct_visit_is_decoded_once(tiny_datalist, monkeypatch):
     read = DicomSeriesReader.read
     monkeypatch.setattr(DicomSeriesReader, "read", lambda self, data, **kw: decoded.append(data) or read(self, data, **kw))
     items = load_datalist(tiny_datalist)
-    volumes = VisitVolumes(items, preprocessing_transforms(SIZE), progress=False)
+    volumes = VisitVolumes(items, preprocessing_transforms(SIZE), num_workers=1, progress=False)  # counted here
     distinct = {tuple(v["image"]) for it in items for v in it["visits"]}
     assert len(volumes) == len(distinct) == len(decoded)
     dataset = VisitSequenceDataset(items, volumes)
@@ -39,6 +39,28 @@ def test_cached_volumes_are_the_preset_output_in_the_storage_type(tiny_datalist)
         assert cached.dtype == CACHE_DTYPE and type(cached) is torch.Tensor
         assert exact.max() > 128  # float16 spacing is 0.125 in [128, 256): rounding error <= 0.0625
         assert torch.allclose(cached.float(), exact, rtol=0, atol=0.0625)
+
+
+def test_worker_processes_fill_both_caches_with_the_volumes_of_one_process(tiny_datalist, tmp_path):
+    items = load_datalist(tiny_datalist)
+    distinct = sorted({tuple(v["image"]) for it in items for v in it["visits"]})
+    alone = VisitVolumes(items, preprocessing_transforms(SIZE), num_workers=1, progress=False)
+    two = VisitVolumes(items, preprocessing_transforms(SIZE), num_workers=2, progress=False)
+    on_disk = VisitVolumes(items, preprocessing_transforms(SIZE), cache_dir=str(tmp_path / "cache"), num_workers=2)
+    assert len(list((tmp_path / "cache").glob("*.pt"))) == len(distinct)  # filled up front, before any read
+    for image in distinct:
+        assert torch.equal(two.volume(image), alone.volume(image))
+        assert torch.equal(on_disk.volume(image), alone.volume(image))
+
+
+def test_a_series_that_fails_in_a_worker_is_named_in_one_line(tiny_datalist, tmp_path):
+    copy = tmp_path / "cohort"
+    shutil.copytree(tiny_datalist.parent, copy)
+    items = load_datalist(copy / "datalist.json")[:3]
+    victim = items[-1]["visits"][0]["image"][1]
+    open(victim, "wb").write(b"DICM? no: a truncated file")
+    with pytest.raises(UserError, match="cannot preprocess this series"):
+        VisitVolumes(items, preprocessing_transforms(SIZE), num_workers=2, progress=False)
 
 
 def test_disk_cache_is_keyed_by_content_and_rebuilds_corrupt_entries(tiny_datalist, tmp_path):
