@@ -11,7 +11,7 @@ BUNDLE ?= bundles/ms_activity_resnet3d
 # the 2-core CPU schedule of the 3D bundles: 25x64x64 volumes, narrow widths, 20 epochs (docs/training.md)
 DEMO_OVERLAY ?= configs/cpu_small.json
 
-.PHONY: demo test bench lint clean
+.PHONY: demo test bench bench-learning lint clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,10 @@ test: $(VENV)/.installed
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.run
+
+# row 7: each architecture's bundle cross-validated three ways (MRI + EDSS, MRI only, EDSS only); hours on 2 cores
+bench-learning: $(VENV)/.installed
+	$(BIN)/python -m bench.run --only 7 --out bench/results/learning
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .hypothesis
