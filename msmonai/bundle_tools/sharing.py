@@ -116,8 +116,10 @@ def verify_bundle(
     expression the audit of :mod:`msmonai.bundle_tools.audit` refuses.
     """
     path = Path(path)
-    with _bundle_folder(path) as root:
-        return _verify_folder(root, path, trusted_keys, allow_code)
+    if path.is_dir():
+        return _verify_folder(path, path, trusted_keys, allow_code)
+    with tempfile.TemporaryDirectory(prefix="msmonai-verify-") as tmp:
+        return unpack_verified(path, tmp, trusted_keys, allow_code)[1]
 
 
 def unpack_verified(
@@ -128,7 +130,7 @@ def unpack_verified(
     what was checked); returns the bundle folder and the :class:`Verification`. Raises as :func:`verify_bundle`."""
     zip_path, into = Path(zip_path), Path(into)
     if not zipfile.is_zipfile(zip_path):
-        raise UserError(f"{zip_path}: not a bundle zip from `msmonai export-bundle`")
+        raise UserError(f"{zip_path}: neither a bundle folder nor a zip file")
     with zipfile.ZipFile(zip_path) as zf:
         folder, members = _safe_members(zip_path, zf)
         if (into / folder).exists():
@@ -254,20 +256,6 @@ def _verify_metadata(metadata: Path, schema: Path) -> None:
         verify_metadata(meta_file=str(metadata), filepath=str(schema), hash_val=_sha256(schema), hash_type="sha256")
     except ValueError as err:
         raise UserError(f"{metadata}: invalid bundle metadata: {' '.join(str(err).split())}") from err
-
-
-@contextlib.contextmanager
-def _bundle_folder(path: Path) -> Iterator[Path]:
-    """The folder holding the bundle's files: ``path`` itself, or a safe extraction of the zip ``path``."""
-    if path.is_dir():
-        yield path
-    elif zipfile.is_zipfile(path):
-        with zipfile.ZipFile(path) as zf, tempfile.TemporaryDirectory(prefix="msmonai-verify-") as tmp:
-            folder, members = _safe_members(path, zf)
-            zf.extractall(tmp, members=members)
-            yield Path(tmp, folder)
-    else:
-        raise UserError(f"{path}: neither a bundle folder nor a zip file")
 
 
 def _safe_members(zip_path: Path, zf: zipfile.ZipFile) -> tuple[str, list[zipfile.ZipInfo]]:
