@@ -1,8 +1,8 @@
 """Observation datasets: distinct visit volumes decoded once, sequences assembled per observation.
 
 An observation (one datalist item) is a patient's visits up to t and the label at t + 1. The same visit
-appears in several observations, so volumes are cached by visit, not by observation: MONAI's
-``CacheDataset`` in memory, or ``PersistentDataset`` on disk when ``cache_dir`` is given. Cache entries are
+appears in several observations, so volumes are cached by visit, not by observation: in memory (filled by worker
+processes, or MONAI's ``CacheDataset`` with one), or MONAI's ``PersistentDataset`` on disk when ``cache_dir`` is given. Cache entries are
 keyed by a digest of the DICOM files' bytes plus the transform chain, so a changed file or setting is never
 served stale, and MONAI rebuilds an entry it cannot read.
 
@@ -56,7 +56,7 @@ class VisitVolumes:
         num_workers: processes that decode and preprocess the volumes up front, one core each (0: every core
             this process may use). The on-disk cache is filled up front too, so that the training's data loader
             only reads it.
-        progress: show a progress bar while filling the cache.
+        progress: show a progress bar while one process fills the in-memory cache.
     """
 
     def __init__(
@@ -80,7 +80,7 @@ class VisitVolumes:
         transform = Compose([transform, CastToTyped(keys="image", dtype=CACHE_DTYPE)]).flatten()
         workers = min(num_workers or available_cores(), len(records))
         if cache_dir:
-            self.dataset: Dataset = PersistentDataset(
+            self.dataset: Dataset | list[dict] = PersistentDataset(
                 records, transform=transform, cache_dir=cache_dir, hash_transform=pickle_hashing
             )
             if workers > 1:
