@@ -2,9 +2,9 @@
 
 An observation (one datalist item) is a patient's visits up to t and the label at t + 1. The same visit
 appears in several observations, so volumes are cached by visit, not by observation: in memory (filled by worker
-processes, or MONAI's ``CacheDataset`` with one), or MONAI's ``PersistentDataset`` on disk when ``cache_dir`` is given. Cache entries are
-keyed by a digest of the DICOM files' bytes plus the transform chain, so a changed file or setting is never
-served stale, and MONAI rebuilds an entry it cannot read.
+processes, or MONAI's ``CacheDataset`` with one), or MONAI's ``PersistentDataset`` on disk when ``cache_dir`` is
+given. Cache entries are keyed by a digest of the DICOM files' bytes plus the transform chain, so a changed file or
+setting is never served stale, and MONAI rebuilds an entry it cannot read.
 
 Volumes are stored as ``CACHE_DTYPE`` (float16) and batches keep it; ``SequenceBatch`` converts them to float32 on
 the training device.
