@@ -11,7 +11,7 @@ BUNDLE ?= bundles/ms_activity_resnet3d
 # the 2-core CPU schedule of the 3D bundles: 25x64x64 volumes, narrow widths, 20 epochs (docs/training.md)
 DEMO_OVERLAY ?= configs/cpu_small.json
 
-.PHONY: demo test bench bench-learning lint clean
+.PHONY: demo test bench bench-learning clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
