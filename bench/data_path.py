@@ -110,8 +110,9 @@ def measure_cache_fill(work: Path, runs: int) -> Row:
         ratio_label=f"{cores} workers / 1 worker (ideal {1 / cores:.2f})", target=f"close to 1/{cores}",
         met=many / one <= 1.2 / cores, runs=f"median of {runs} runs",
         notes=("msmonai.engine.VisitVolumes (what train#volumes and validate#volumes build) filling its in-memory "
-               "float16 cache: each distinct series decoded and preprocessed once to [1, 50, 128, 128]; with N "
-               "workers, N forked processes of one intra-op thread each. Phantom heads from bench/scanner_series.py, "
+               "float16 cache: each distinct series decoded and preprocessed once to [1, 50, 128, 128]. 1 worker: this "
+               "process, with torch's default intra-op threads (the resize already uses every core); N workers: N "
+               "forked processes of one intra-op thread each. Phantom heads from bench/scanner_series.py, "
                "explicit VR little endian."),
         values={"wall_s": {str(k): v for k, v in walls.items()}, "cores": cores, "series": CACHE_STUDIES},
     )
