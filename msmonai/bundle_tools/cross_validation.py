@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from msmonai.bundle_tools.layout import METADATA, MODEL, TRAIN_CONFIG
 from msmonai.bundle_tools.runner import run_bundle
-from msmonai.constants import DEFAULT_THRESHOLD
+from msmonai.constants import DEFAULT_MC_SAMPLES, DEFAULT_THRESHOLD
 from msmonai.data.datalist import fold_datalist, load_datalist, write_datalist
 from msmonai.errors import UserError
 from msmonai.evaluation import read_predictions, select_threshold, summarize_predictions
@@ -99,7 +99,7 @@ def cross_validate(
     folds: int | None = None,
     overrides: Mapping[str, object] | None = None,
     threshold: str = "model",
-    mc_samples: int = 20,
+    mc_samples: int = DEFAULT_MC_SAMPLES,
     n_boot: int = 2000,
     seed: int = 0,
     overlays: Sequence[str] = (),

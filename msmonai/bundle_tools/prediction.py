@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Mapping
 
 from msmonai.bundle_tools.layout import METADATA, bundle_folder, config_files
+from msmonai.constants import DEFAULT_MC_SAMPLES, LINK_TOLERANCE_DAYS, MAX_VISITS
 from msmonai.data.clinical import EDSS_COLUMNS, load_clinical_visits
 from msmonai.data.datalist import TESTING, write_datalist
 from msmonai.data.linking import link_visits
@@ -27,10 +28,9 @@ from msmonai.fileio import write_json, write_text
 from msmonai.io import scan_dicom
 
 logger = logging.getLogger(__name__)
-MAX_VISITS = 5
 
 
-def patient_observations(dicom_root, clinical_csv, secret: bytes, tolerance_days: int = 60, quiet: bool = True):
+def patient_observations(dicom_root, clinical_csv, secret: bytes, tolerance_days: int = LINK_TOLERANCE_DAYS, quiet: bool = True):
     """Observations ending at every usable visit of every patient found in ``dicom_root``.
 
     Returns ``(items, visits_by_key, identities, problems)``: datalist items (no label), the linked clinical visits per
@@ -74,7 +74,7 @@ def predict(
     out_dir,
     secret_file=None,
     overrides: Mapping[str, object] | None = None,
-    mc_samples: int = 20,
+    mc_samples: int = DEFAULT_MC_SAMPLES,
     threshold: float | None = None,
     explain: bool = True,
     show_identity: bool = False,

@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from msmonai.cli.flags import add_flag
+from msmonai.constants import DEFAULT_MC_SAMPLES
 
 
 def register(subparsers) -> None:
@@ -24,7 +25,7 @@ def register(subparsers) -> None:
     add_flag(p, "--threshold-rule", aliases=("--threshold",), choices=("model", "fixed", "f1", "fbeta"), default="model",
              help="decision threshold: the one each fold's model stored when it was selected (default), 0.5, "
              "or maximise F1/Fbeta on each fold's validation predictions")
-    add_flag(p, "--mc-samples", type=int, default=20, help="Monte-Carlo dropout passes per prediction (0: none)")
+    add_flag(p, "--mc-samples", type=int, default=DEFAULT_MC_SAMPLES, help="Monte-Carlo dropout passes per prediction (0: none)")
     add_flag(p, "--n-boot", type=int, default=2000, help="bootstrap replicates for the intervals")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--set", dest="overrides", metavar="ID=VALUE", action="append", default=[],
@@ -52,7 +53,7 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--secret-file", default=None, help="site secret for pseudonymous keys (created if missing; "
                    "$MSMONAI_SITE_SECRET overrides it; default ~/.config/msmonai/site_secret.key)")
-    add_flag(p, "--mc-samples", type=int, default=20, help="Monte-Carlo dropout passes (0: no uncertainty)")
+    add_flag(p, "--mc-samples", type=int, default=DEFAULT_MC_SAMPLES, help="Monte-Carlo dropout passes (0: no uncertainty)")
     p.add_argument("--threshold", type=float, default=None,
                    help="probability at or above which activity is predicted (default: the threshold stored with the model)")
     p.add_argument("--no-explain", dest="explain", action="store_false", help="skip saliency and ablation")

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from msmonai.constants import DEMO_PATIENTS
+from msmonai.constants import DEFAULT_FOLDS, DEMO_PATIENTS, HORIZON_DAYS, LINK_TOLERANCE_DAYS, MAX_VISITS
 
 
 def register(subparsers) -> None:
@@ -26,11 +26,12 @@ def register(subparsers) -> None:
     p.add_argument("--dicom", required=True, type=Path, metavar="ROOT", help="DICOM archive folder (scanned recursively)")
     p.add_argument("--clinical", required=True, type=Path, metavar="CSV", help="clinical visits table")
     p.add_argument("--out", required=True, type=Path, metavar="FILE.json", help="manifest to write")
-    p.add_argument("--folds", type=int, default=5, help="number of cross-validation folds (default 5)")
+    p.add_argument("--folds", type=int, default=DEFAULT_FOLDS, help=f"number of cross-validation folds (default {DEFAULT_FOLDS})")
     p.add_argument("--seed", type=int, default=0, help="seed of the fold assignment (default 0)")
-    p.add_argument("--tolerance-days", type=int, default=60, help="visit/study date linking and horizon tolerance (default 60)")
-    p.add_argument("--horizon-days", type=int, default=365, help="distance of the labelling visit (default 365)")
-    p.add_argument("--max-visits", type=int, default=5, help="most recent visits per observation (default 5)")
+    p.add_argument("--tolerance-days", type=int, default=LINK_TOLERANCE_DAYS,
+                   help=f"visit/study date linking and horizon tolerance (default {LINK_TOLERANCE_DAYS})")
+    p.add_argument("--horizon-days", type=int, default=HORIZON_DAYS, help=f"distance of the labelling visit (default {HORIZON_DAYS})")
+    p.add_argument("--max-visits", type=int, default=MAX_VISITS, help=f"most recent visits per observation (default {MAX_VISITS})")
     p.add_argument(
         "--secret-file",
         type=Path,

@@ -9,10 +9,11 @@ from typing import Sequence
 import numpy as np
 from sklearn.model_selection import StratifiedGroupKFold
 
+from msmonai.constants import DEFAULT_FOLDS
 from msmonai.errors import UserError
 
 
-def assign_folds(patients: Sequence[str], labels: Sequence[int], n_folds: int = 5, seed: int = 0) -> np.ndarray:
+def assign_folds(patients: Sequence[str], labels: Sequence[int], n_folds: int = DEFAULT_FOLDS, seed: int = 0) -> np.ndarray:
     """Fold index (0..n_folds-1) of every observation, ``[N]`` int, by scikit-learn's seeded ``StratifiedGroupKFold``.
 
     Args:

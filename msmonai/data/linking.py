@@ -9,6 +9,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Sequence
 
+from msmonai.constants import LINK_TOLERANCE_DAYS
 from msmonai.data.clinical import ClinicalVisit
 from msmonai.data.exclusions import Exclusion
 
@@ -33,7 +34,7 @@ class LinkedVisit:
 
 
 def link_visits(
-    visits: Sequence[ClinicalVisit], studies: Sequence[Study], tolerance_days: int = 60
+    visits: Sequence[ClinicalVisit], studies: Sequence[Study], tolerance_days: int = LINK_TOLERANCE_DAYS
 ) -> tuple[list[LinkedVisit], list[Exclusion]]:
     """Link every visit to at most one study and every study to at most one visit.
 

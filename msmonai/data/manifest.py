@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Sequence
 
 from msmonai import __version__
+from msmonai.constants import DEFAULT_FOLDS, HORIZON_DAYS, LINK_TOLERANCE_DAYS, MAX_VISITS
 from msmonai.data.clinical import EDSS_COLUMNS, EDSS_MAXIMA, ClinicalVisit
 from msmonai.data.exclusions import Exclusion
 from msmonai.data.folds import assign_folds
@@ -32,11 +33,11 @@ FORMAT_VERSION = 1
 class ManifestOptions:
     """The options of ``msmonai manifest`` (see its ``--help``)."""
 
-    folds: int = 5
+    folds: int = DEFAULT_FOLDS
     seed: int = 0
-    tolerance_days: int = 60
-    horizon_days: int = 365
-    max_visits: int = 5
+    tolerance_days: int = LINK_TOLERANCE_DAYS
+    horizon_days: int = HORIZON_DAYS
+    max_visits: int = MAX_VISITS
     filter_negatives: int | None = None
     test_fold: int | None = None
 

@@ -12,6 +12,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Sequence
 
+from msmonai.constants import HORIZON_DAYS, LINK_TOLERANCE_DAYS, MAX_VISITS
 from msmonai.data.clinical import ClinicalVisit
 from msmonai.data.exclusions import Exclusion
 from msmonai.data.labels import LabelUnavailable, observation_label
@@ -38,7 +39,8 @@ class Observation:
 
 
 def build_observations(
-    linked: Sequence[LinkedVisit], horizon_days: int = 365, tolerance_days: int = 60, max_visits: int = 5
+    linked: Sequence[LinkedVisit], horizon_days: int = HORIZON_DAYS, tolerance_days: int = LINK_TOLERANCE_DAYS,
+    max_visits: int = MAX_VISITS
 ) -> tuple[list[Observation], list[Exclusion]]:
     """All observations of all patients (patients in first-appearance order, visits by date), and an
     :class:`Exclusion` for each single-visit patient and each image visit that cannot become an observation."""
