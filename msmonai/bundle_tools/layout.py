@@ -14,6 +14,8 @@ METADATA = "configs/metadata.json"
 LOGGING_CONFIG = "configs/logging.conf"
 MODEL = "models/model.pt"  # the selected weights, a plain state_dict
 TORCHSCRIPT = "models/model.ts"
+EXPORTED_PROGRAM = "models/model.pt2"  # torch.export
+ONNX_MODEL = "models/model.onnx"
 INFERENCE_CONFIG = "configs/inference.json"
 # evaluate.json is an overlay on train.json (as in the Model Zoo); inference.json stands alone, taking what it shares
 # with train.json through MONAI's "%configs/train.json#id" macros, which resolve against the working directory:

@@ -2,11 +2,12 @@
 
 The zip holds one folder named after the bundle with ``configs/``, ``docs/``, ``LICENSE``, ``large_files.yml``
 (if any), ``models/model.pt`` (weights only), ``models/model.ts`` (TorchScript from MONAI's ``ckpt_export``),
-``meta_schema.json`` (so metadata is checked offline), ``SHA256SUMS`` in ``sha256sum`` format (a receiver can also
+``models/model.pt2`` and ``models/model.onnx`` (:mod:`msmonai.bundle_tools.portable_export`), ``meta_schema.json`` (so metadata is checked offline), ``SHA256SUMS`` in ``sha256sum`` format (a receiver can also
 run ``sha256sum -c SHA256SUMS`` in the extracted folder) and, when signed, ``SHA256SUMS.sig``
 (:mod:`msmonai.bundle_tools.signing`). Verification checks the signature against keys the receiver trusts, the
-sums, the metadata, the weights and the configs (:mod:`msmonai.bundle_tools.audit`) before anything runs. Nothing else of the bundle folder is shared:
-``eval/``, ``logs/``, caches and datalists may hold patient-derived data.
+sums, the metadata, the weights and the configs (:mod:`msmonai.bundle_tools.audit`) before anything runs. ``model.pt2``
+is trusted through the signature only: ``torch.export.load`` may unpickle its constants. Nothing else of the bundle
+folder is shared: ``eval/``, ``logs/``, caches and datalists may hold patient-derived data.
 """
 
 from __future__ import annotations
@@ -23,7 +24,8 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator, Sequence
 
 from msmonai.bundle_tools.audit import Finding, audit_configs
-from msmonai.bundle_tools.layout import METADATA, MODEL, TORCHSCRIPT, TRAIN_CONFIG, bundle_folder
+from msmonai.bundle_tools.layout import (EXPORTED_PROGRAM, METADATA, MODEL, ONNX_MODEL, TORCHSCRIPT, TRAIN_CONFIG,
+                                         bundle_folder)
 from msmonai.bundle_tools.signing import SIGNATURE_FILE, check_signature, sign
 from msmonai.errors import UserError
 from msmonai.fileio import atomic_path
@@ -32,6 +34,7 @@ SUMS_FILE = "SHA256SUMS"
 SCHEMA_FILE = "meta_schema.json"
 SHARED_DIRS = ("configs", "docs")
 SHARED_FILES = ("LICENSE", "large_files.yml")
+MODEL_FILES = (MODEL, TORCHSCRIPT, EXPORTED_PROGRAM, ONNX_MODEL)
 CODE_SUFFIXES = (".py", ".pyc", ".pyd", ".so", ".dll", ".dylib", ".pth", ".pkl", ".pickle", ".sh")
 _SUMS_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
 _ZIP_DATE = (1980, 1, 1, 0, 0, 0)  # fixed member dates: the same bundle gives the same zip
@@ -47,8 +50,8 @@ def export_bundle(
     """Write the shareable zip of a trained bundle to ``out_zip`` (atomically) and return its path.
 
     The zip's ``models/model.ts`` is built from the weights with ``monai.bundle.ckpt_export`` and the bundle's
-    ``configs/train.json``, overriding ``pretrained`` to False so no ImageNet file is needed; the bundle folder itself
-    is not changed. The metadata must validate against the schema shipped in the package (:func:`metadata_schema`);
+    ``configs/train.json``, overriding ``pretrained`` to False so no ImageNet file is needed, and ``models/model.pt2``
+    and ``models/model.onnx`` from the same network, each checked against it; the bundle folder itself is not changed. The metadata must validate against the schema shipped in the package (:func:`metadata_schema`);
     the bundle folder may lie anywhere.
 
     Args:
@@ -76,12 +79,14 @@ def export_bundle(
     with tempfile.TemporaryDirectory(prefix="msmonai-export-") as scratch:
         torchscript = Path(scratch, "model.ts")
         _export_torchscript(bundle, model_pt, torchscript, spatial_size)
+        pt2, onnx_file = _export_portable(bundle, model_pt, state, Path(scratch), spatial_size)
         files = {rel: bundle / rel for rel in _shared_files(bundle)}
         code = [rel for rel in files if not _shareable(rel)]
         if code:
             raise UserError(f"{bundle / code[0]}: a code file in a shared folder; receivers refuse bundles with code "
                             "files, move it out of the bundle")
-        files.update({MODEL: model_pt, TORCHSCRIPT: torchscript, SCHEMA_FILE: schema})
+        files.update({MODEL: model_pt, TORCHSCRIPT: torchscript, EXPORTED_PROGRAM: pt2, ONNX_MODEL: onnx_file,
+                      SCHEMA_FILE: schema})
         sums = "".join(f"{_sha256(files[rel])}  {rel}\n" for rel in sorted(files))
         signature = sign(sums.encode("utf-8"), sign_key) if sign_key is not None else None
         with atomic_path(out_zip) as tmp, zipfile.ZipFile(tmp, "w") as zf:
@@ -182,7 +187,7 @@ def _verify_folder(root: Path, path: Path, trusted_keys: Sequence[str | os.PathL
     for rel in sorted(present):
         if not _shareable(rel):
             raise UserError(f"{path}: refused, {rel} is not part of a shared bundle (only configs/, docs/, "
-                            f"{', '.join(SHARED_FILES)}, {MODEL}, {TORCHSCRIPT} and {SCHEMA_FILE}, never code files)")
+                            f"{', '.join(SHARED_FILES + MODEL_FILES)} and {SCHEMA_FILE}, never code files)")
     for required in (METADATA, SCHEMA_FILE, MODEL):
         if required not in present:
             raise UserError(f"{path}: {required} missing from the bundle")
@@ -206,7 +211,7 @@ def _shareable(rel: str) -> bool:
     installed package that the configs import."""
     if PurePosixPath(rel).suffix in CODE_SUFFIXES:
         return False
-    return rel.split("/", 1)[0] in SHARED_DIRS or rel in (*SHARED_FILES, MODEL, TORCHSCRIPT, SCHEMA_FILE)
+    return rel.split("/", 1)[0] in SHARED_DIRS or rel in (*SHARED_FILES, *MODEL_FILES, SCHEMA_FILE)
 
 
 def metadata_schema() -> Path:
@@ -226,26 +231,51 @@ def _shared_files(bundle: Path) -> list[str]:
     return rels + [name for name in SHARED_FILES if (bundle / name).is_file()]
 
 
+def _network_overrides(bundle: Path, spatial_size: Sequence[int] | None) -> dict:
+    """Config overrides that build the bundle's ``network_def`` as trained, without the ImageNet file."""
+    overrides = {"bundle_root": str(bundle), "pretrained": False}  # "pretrained" is read by the 2D bundle only
+    if spatial_size is not None:
+        overrides["spatial_size"] = list(spatial_size)
+    return overrides
+
+
+@contextlib.contextmanager
+def _weights_that_fit(model_pt: Path) -> Iterator[None]:
+    """Turn the RuntimeError of a ``state_dict`` that disagrees with ``network_def`` into a one-line UserError."""
+    try:
+        yield
+    except RuntimeError as err:
+        reason = " ".join(str(err).split())[:300]
+        raise UserError(f"{model_pt}: does not fit the bundle's network_def "
+                        f"(another architecture or spatial_size?): {reason}") from err
+
+
 def _export_torchscript(bundle: Path, model_pt: Path, target: Path, spatial_size: Sequence[int] | None) -> None:
     """Write ``target``: TorchScript of the bundle's ``network_def`` with the weights of ``model_pt``."""
     from monai.bundle import ckpt_export
 
-    overrides = {"bundle_root": str(bundle), "pretrained": False}  # "pretrained" is read by the 2D bundle only
-    if spatial_size is not None:
-        overrides["spatial_size"] = list(spatial_size)
-    try:
-        ckpt_export(
-            net_id="network_def",
-            filepath=str(target),
-            ckpt_file=str(model_pt),
-            meta_file=str(bundle / METADATA),
-            config_file=str(bundle / TRAIN_CONFIG),
-            **overrides,
-        )
-    except RuntimeError as err:  # state_dict keys/shapes disagree with network_def
-        reason = " ".join(str(err).split())[:300]
-        raise UserError(f"{model_pt}: does not fit the bundle's network_def "
-                        f"(another architecture or spatial_size?): {reason}") from err
+    with _weights_that_fit(model_pt):
+        ckpt_export(net_id="network_def", filepath=str(target), ckpt_file=str(model_pt),
+                    meta_file=str(bundle / METADATA), config_file=str(bundle / TRAIN_CONFIG),
+                    **_network_overrides(bundle, spatial_size))
+
+
+def _export_portable(bundle: Path, model_pt: Path, state: dict, scratch: Path,
+                     spatial_size: Sequence[int] | None) -> tuple[Path, Path]:
+    """Write ``model.pt2`` and ``model.onnx`` of the bundle's ``network_def`` with ``state`` into ``scratch``."""
+    from monai.bundle import ConfigParser
+
+    from msmonai.bundle_tools.portable_export import export_portable
+
+    parser = ConfigParser()
+    parser.read_config(str(bundle / TRAIN_CONFIG))
+    parser.update(_network_overrides(bundle, spatial_size))
+    network = parser.get_parsed_content("network_def")
+    with _weights_that_fit(model_pt):
+        network.load_state_dict(state)
+    pt2, onnx_file = scratch / "model.pt2", scratch / "model.onnx"
+    export_portable(network, pt2, onnx_file)
+    return pt2, onnx_file
 
 
 def _verify_metadata(metadata: Path, schema: Path) -> None:

@@ -14,11 +14,13 @@ from msmonai.networks.pretrained_resnet2d import (
     load_torchvision_resnet18_weights,
     resnet18_backbone,
 )
+from msmonai.networks.portable import AllVisitSlots
 from msmonai.networks.resnet3d import ResNet3D, ResNet3DEncoder
 from msmonai.networks.resnext3d import ResNeXt3D, ResNeXt3DEncoder, standardize_per_volume
-from msmonai.networks.sequence_head import VisitSequenceClassifier, VisitSequenceNetwork, real_visit_mask
+from msmonai.networks.sequence_head import VisitSequenceClassifier, VisitSequenceNetwork, check_lengths, real_visit_mask
 
 __all__ = [
+    "AllVisitSlots",
     "RESNET18_WEIGHTS_SHA256",
     "RESNET18_WEIGHTS_URL",
     "PretrainedResNet2D",
@@ -32,6 +34,7 @@ __all__ = [
     "SliceEmbedding",
     "VisitSequenceClassifier",
     "VisitSequenceNetwork",
+    "check_lengths",
     "init_lecun_normal",
     "load_torchvision_resnet18_weights",
     "real_visit_mask",

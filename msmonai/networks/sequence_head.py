@@ -17,12 +17,19 @@ from msmonai.constants import DEFAULT_SPATIAL_SIZE, DEFAULT_THRESHOLD
 from msmonai.networks.checkpointing import checkpointed
 
 
-def real_visit_mask(lengths: torch.Tensor, batch: int, max_visits: int) -> torch.Tensor:
-    """``[B]`` int sequence lengths, each in ``[1, T]`` -> ``[B, T]`` bool, True for visits ``t < lengths[b]``."""
+def check_lengths(lengths: torch.Tensor, batch: int, max_visits: int) -> None:
+    """ValueError unless ``lengths`` has shape ``[batch]`` with every entry in ``[1, max_visits]``.
+
+    Reads the values (a data-dependent check): eager and TorchScript run it, exported graphs leave it to the caller.
+    """
     if lengths.dim() != 1 or lengths.shape[0] != batch:
         raise ValueError(f"lengths must have shape [{batch}], got {lengths.shape}")
     if bool((lengths < 1).any()) or bool((lengths > max_visits).any()):
         raise ValueError(f"lengths must lie in [1, {max_visits}], got {lengths}")
+
+
+def real_visit_mask(lengths: torch.Tensor, max_visits: int) -> torch.Tensor:
+    """``[B]`` int sequence lengths -> ``[B, T]`` bool, True for visits ``t < lengths[b]`` (T = ``max_visits``)."""
     return torch.arange(max_visits, device=lengths.device).unsqueeze(0) < lengths.unsqueeze(1)
 
 
@@ -67,13 +74,19 @@ class VisitSequenceClassifier(nn.Module):
 
     def forward(self, features: torch.Tensor, edss: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """``features [B, T, F]``, ``edss [B, T, E]``, ``lengths [B]`` int64 in ``[1, T]`` -> logits ``[B, C]``."""
-        batch, max_visits = features.shape[0], features.shape[1]
         lengths = lengths.to(features.device)
-        real = real_visit_mask(lengths, batch, max_visits).unsqueeze(2)
+        check_lengths(lengths, features.shape[0], features.shape[1])
+        return self.unchecked(features, edss, lengths)
+
+    @torch.jit.export
+    def unchecked(self, features: torch.Tensor, edss: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        """``forward`` without the check of ``lengths`` (on the same device as ``features``): the graph an export
+        traces, free of data-dependent Python."""
+        real = real_visit_mask(lengths, features.shape[1]).unsqueeze(2)
         inputs = torch.cat([features, edss], dim=2)
         inputs = torch.where(real, inputs, torch.zeros_like(inputs))
         states, _ = self.rnn(inputs)  # [B, T, H]
-        last_states = states[torch.arange(batch, device=states.device), lengths - 1]  # [B, H]
+        last_states = states[torch.arange(states.shape[0], device=states.device), lengths - 1]  # [B, H]
         return self.fc(self.dropout(last_states))
 
 
@@ -151,7 +164,9 @@ class VisitSequenceNetwork(nn.Module):
         if image.dim() != 6:
             raise ValueError(f"image must have shape [B, T, 1, D, H, W], got {image.shape}")
         batch, max_visits = image.shape[0], image.shape[1]
-        real = real_visit_mask(lengths.to(image.device), batch, max_visits)  # [B, T]
+        lengths = lengths.to(image.device)
+        check_lengths(lengths, batch, max_visits)
+        real = real_visit_mask(lengths, max_visits)  # [B, T]
         encoded = self.encode(image[real])  # [N_real, F]
         features = encoded.new_zeros((batch, max_visits, encoded.shape[1]))
         features[real] = encoded

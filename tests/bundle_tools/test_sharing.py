@@ -40,10 +40,11 @@ def copy_bundle(name: str, dest: Path) -> Path:
 
 
 def expected_files(bundle: Path) -> list[str]:
-    """The issue's list: configs/, docs/, LICENSE, large_files.yml, weights, TorchScript, the metadata schema."""
+    """The issue's list: configs/, docs/, LICENSE, large_files.yml, weights, TorchScript, torch.export, ONNX, the
+    metadata schema."""
     shared = [p for d in ("configs", "docs") for p in (bundle / d).rglob("*") if p.is_file()]
     shared += [p for p in (bundle / "LICENSE", bundle / "large_files.yml") if p.is_file()]
-    made = {"models/model.pt", "models/model.ts", "meta_schema.json"}
+    made = {"models/model.pt", "models/model.ts", "models/model.pt2", "models/model.onnx", "meta_schema.json"}
     return sorted({p.relative_to(bundle).as_posix() for p in shared} | made)
 
 
@@ -210,23 +211,72 @@ def test_export_refuses_bad_weights(tmp_path, capsys, model_pt, message):
     assert PAYLOAD_MARK not in capsys.readouterr().out
 
 
+def real_inputs(datalist: Path, lengths: list[int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``image [B, 5, 1, *SMALL]`` of preprocessed tiny-cohort visits (a sequence's slots after its length hold other
+    visits, as padding may hold anything), ``edss [B, 5, 8]`` of those visits, ``lengths [B]``."""
+    from msmonai.data.datalist import load_datalist
+    from msmonai.transforms import preprocessing_transforms
+
+    preset = preprocessing_transforms(SMALL)
+    visits = [v for item in load_datalist(datalist, "training") for v in item["visits"]]
+    slots = [visits[(3 * row + slot) % len(visits)] for row in range(len(lengths)) for slot in range(5)]
+    image = torch.stack([preset({"image": v["image"]})["image"].as_tensor() for v in slots]).float()
+    edss = torch.tensor([v["edss"] for v in slots], dtype=torch.float32)
+    return (image.reshape(len(lengths), 5, 1, *SMALL), edss.reshape(len(lengths), 5, 8),
+            torch.tensor(lengths, dtype=torch.int64))
+
+
+def model_card_example(bundle_folder: Path) -> str:
+    """The Python block of the model card's "Running the exports without msmonai"."""
+    card = (bundle_folder / "docs" / "README.md").read_text()
+    section = card[card.index("## Running the exports without msmonai"):]
+    return section[section.index("```python") + len("```python"):section.index("```", section.index("```python") + 3)]
+
+
 @pytest.mark.parametrize("name", ["ms_activity_resnet3d", "ms_activity_pretrained_resnet2d", "ms_activity_resnext3d"])
-def test_torchscript_in_zip_matches_eager_network(tmp_path, name):
+def test_every_export_in_the_zip_matches_the_eager_network(tmp_path, name, tiny_datalist):
+    import json
+    import subprocess
+    import sys
+
+    import onnxruntime
+
     bundle, network = trained_bundle(name, tmp_path)
+    network.head.decision_threshold.fill_(0.37)  # a selected model's threshold must travel with every export
+    torch.save(network.state_dict(), bundle / "models" / "model.pt")
     zip_path = export_bundle(bundle, tmp_path / "out.zip", spatial_size=SMALL)
     with zipfile.ZipFile(zip_path) as zf:
-        zf.extract(f"{name}/models/model.ts", tmp_path / "x")
-    scripted = torch.jit.load(tmp_path / "x" / name / "models" / "model.ts").eval()
+        zf.extractall(tmp_path / "x")
+    received = tmp_path / "x" / name
+    scripted = torch.jit.load(received / "models" / "model.ts").eval()
+    program = torch.export.load(received / "models" / "model.pt2").module()
+    session = onnxruntime.InferenceSession(str(received / "models" / "model.onnx"), providers=["CPUExecutionProvider"])
 
-    generator = torch.Generator().manual_seed(1)
-    image = torch.rand(2, 3, 1, *SMALL, generator=generator) * 255
-    edss = torch.rand(2, 3, 8, generator=generator)
-    lengths = torch.tensor([3, 2])
+    for lengths in ([5], [1, 4, 2, 5]):  # batch 1 and 4, 1 to 5 visits
+        image, edss, lengths = real_inputs(tiny_datalist, lengths)
+        longest = int(lengths.max())
+        with torch.no_grad():
+            expected = network(image[:, :longest], edss[:, :longest], lengths)
+            torch.testing.assert_close(scripted(image[:, :longest], edss[:, :longest], lengths), expected)
+            assert (program(image, edss, lengths) - expected).abs().max() <= 1e-5
+        onnx_logits = session.run(None, {"image": image.numpy(), "edss": edss.numpy(), "lengths": lengths.numpy()})[0]
+        assert (torch.from_numpy(onnx_logits) - expected).abs().max() <= 1e-5
+
+    # the model card's loader runs in the received folder with msmonai unimportable
+    code = "import sys; sys.modules['msmonai'] = None\n" + model_card_example(received)
+    done = subprocess.run([sys.executable, "-c", code], cwd=received, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    onnx_line, pt2_line, probability_line = done.stdout.strip().splitlines()[-3:]
+    onnx_logits, onnx_threshold = onnx_line.removeprefix("onnx ").split(" threshold ")
+    pt2_logits, pt2_threshold = pt2_line.removeprefix("pt2 ").split(" threshold ")
+    probability = json.loads(probability_line.removeprefix("probability of activity "))
+    zeros = torch.zeros(1, 2, 1, *SMALL), torch.zeros(1, 2, 8), torch.tensor([2])
     with torch.no_grad():
-        expected = network(image, edss, lengths)
-        actual = scripted(image, edss, lengths)
-    assert actual.shape == (2, 2)
-    torch.testing.assert_close(actual, expected)
+        expected = network(*zeros)
+    assert torch.tensor(json.loads(onnx_logits)).sub(expected).abs().max() <= 1e-5
+    assert torch.tensor(json.loads(pt2_logits)).sub(expected).abs().max() <= 1e-5
+    assert float(onnx_threshold) == pytest.approx(0.37) and float(pt2_threshold) == pytest.approx(0.37)
+    assert probability == pytest.approx(torch.softmax(expected, 1)[:, 1].tolist(), abs=1e-5)
 
 
 def test_export_from_a_copied_bundle_with_weights_from_elsewhere(tmp_path, capsys):
