@@ -36,34 +36,47 @@ def export_portable(network: VisitSequenceNetwork, pt2: Path, onnx_file: Path) -
     Raises:
         UserError: an export differs from the eager network by more than :data:`TOLERANCE`.
     """
-    import onnxruntime
-
     network = network.eval()
-    portable = AllVisitSlots(network).eval()
     cases = [_random_inputs(network, lengths, seed) for seed, lengths in enumerate(CHECK_LENGTHS)]
-    threshold = f"{float(network.head.decision_threshold):.6g}"
-    batch = torch.export.Dim("batch", min=1, max=4096)
-    dynamic = ({0: batch}, {0: batch}, {0: batch})
     with torch.no_grad(), _exporters_quiet():
-        program = torch.export.export(portable, cases[1], dynamic_shapes=dynamic)
-        torch.export.save(program, pt2, extra_files={"decision_threshold": threshold})
-        onnx_program = torch.onnx.export(portable, cases[1], dynamo=True, dynamic_shapes=dynamic,
-                                         input_names=INPUT_NAMES, output_names=OUTPUT_NAMES, verbose=False)
-        onnx_program.model.metadata_props["decision_threshold"] = threshold
-        onnx_program.save(str(onnx_file))
-        loaded = torch.export.load(pt2).module()
-        session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
-        differences = {"pt2": 0.0, "onnx": 0.0}
-        for image, edss, lengths in cases:
-            longest = int(lengths.max())
-            eager = network(image[:, :longest], edss[:, :longest], lengths)
-            ort = session.run(None, {"image": image.numpy(), "edss": edss.numpy(), "lengths": lengths.numpy()})[0]
-            differences["pt2"] = max(differences["pt2"], float((loaded(image, edss, lengths) - eager).abs().max()))
-            differences["onnx"] = max(differences["onnx"], float((torch.from_numpy(ort) - eager).abs().max()))
+        _write(network, cases[1], pt2, onnx_file)
+        differences = _differences(network, cases, pt2, onnx_file)
     for name, difference in differences.items():
         if not difference <= TOLERANCE:
             raise UserError(f"{pt2 if name == 'pt2' else onnx_file}: the {name} export differs from the eager network "
                             f"by {difference:.2g} in the logits (tolerance {TOLERANCE:g}); not shared")
+    return differences
+
+
+def _write(network: VisitSequenceNetwork, example: tuple[torch.Tensor, ...], pt2: Path, onnx_file: Path) -> None:
+    """Trace :class:`AllVisitSlots` of ``network`` on ``example`` with a dynamic batch and write both files."""
+    portable = AllVisitSlots(network).eval()
+    threshold = f"{float(network.head.decision_threshold):.6g}"
+    batch = torch.export.Dim("batch", min=1, max=4096)
+    dynamic = ({0: batch}, {0: batch}, {0: batch})
+    torch.export.save(torch.export.export(portable, example, dynamic_shapes=dynamic), pt2,
+                      extra_files={"decision_threshold": threshold})
+    onnx_program = torch.onnx.export(portable, example, dynamo=True, dynamic_shapes=dynamic,
+                                     input_names=INPUT_NAMES, output_names=OUTPUT_NAMES, verbose=False)
+    onnx_program.model.metadata_props["decision_threshold"] = threshold
+    onnx_program.save(str(onnx_file))
+
+
+def _differences(network: VisitSequenceNetwork, cases: list[tuple[torch.Tensor, ...]], pt2: Path,
+                 onnx_file: Path) -> dict[str, float]:
+    """Largest absolute logit difference of the written ``pt2`` and ``onnx_file`` (run by ONNX Runtime) from the
+    eager ``network``, which sees only each batch's real visits, over ``cases``."""
+    import onnxruntime
+
+    program = torch.export.load(pt2).module()
+    session = onnxruntime.InferenceSession(str(onnx_file), providers=["CPUExecutionProvider"])
+    differences = {"pt2": 0.0, "onnx": 0.0}
+    for image, edss, lengths in cases:
+        longest = int(lengths.max())
+        eager = network(image[:, :longest], edss[:, :longest], lengths)
+        onnx_logits = session.run(None, dict(zip(INPUT_NAMES, (image.numpy(), edss.numpy(), lengths.numpy()))))[0]
+        differences["pt2"] = max(differences["pt2"], float((program(image, edss, lengths) - eager).abs().max()))
+        differences["onnx"] = max(differences["onnx"], float((torch.from_numpy(onnx_logits) - eager).abs().max()))
     return differences
 
 
