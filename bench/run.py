@@ -83,14 +83,21 @@ def measurements(work: Path, runs: int) -> list[tuple[str, Callable[[], list[Row
     return plan
 
 
-def context_of(started: float, load_before: tuple) -> dict:
+def current_commit() -> str:
+    """Short hash of the checkout's HEAD, or "unknown"."""
+    found = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
+    return found.stdout.strip() or "unknown"
+
+
+def context_of(started: float, load_before: tuple, commit_before: str) -> dict:
     """Conditions of the run, for reading its figures."""
     import torch
 
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True).stdout.strip()
+    commit = current_commit()
     return {
         "finished": datetime.datetime.now().isoformat(timespec="seconds"),
-        "commit": commit or "unknown",
+        # a run spans commits when the checkout moves under it; bundle workflows (own processes) then run the newer tree
+        "commit": commit if commit == commit_before else f"{commit_before} at the start, {commit} at the end",
         "cpu cores available": len(os.sched_getaffinity(0)),
         "torch": f"{torch.__version__}, {torch.get_num_threads()} intra-op threads",
         "load average (1 min) before / after": f"{load_before[0]:.1f} / {os.getloadavg()[0]:.1f}",
@@ -107,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
                         "so (1 2 3 4 5 6 F, or e.g. '3 throughput ResNet3D'); the results then hold only those rows")
     args = parser.parse_args(argv)
 
-    started, load_before = time.time(), os.getloadavg()
+    started, load_before, commit_before = time.time(), os.getloadavg(), current_commit()
     work = (args.work or Path(tempfile.mkdtemp(prefix="msmonai_bench_"))).resolve()  # bundles run in their folder
     work.mkdir(parents=True, exist_ok=True)
     rows: list[Row] = []
@@ -129,7 +136,7 @@ def main(argv: list[str] | None = None) -> int:
                 failed = True
                 message = " ".join(str(err).split())[:200]
                 rows.append(Row(number=label.split()[0], measurement=label, figure=f"FAILED: {message}", met=False))
-    context = context_of(started, load_before)
+    context = context_of(started, load_before, commit_before)
     json_path, md_path = write_results(rows, context, args.out)
     print(markdown_table(rows))
     print(f"\n{context['wall time']} on {context['cpu cores available']} cores; wrote {json_path} and {md_path}")
