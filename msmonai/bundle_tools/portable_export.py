@@ -81,7 +81,8 @@ def _differences(network: VisitSequenceNetwork, cases: list[tuple[torch.Tensor, 
 
 
 def _random_inputs(network: VisitSequenceNetwork, lengths: Sequence[int], seed: int) -> tuple[torch.Tensor, ...]:
-    """``image [B, MAX_VISITS, 1, D, H, W]`` uniform in 0-255, ``edss [B, MAX_VISITS, E]`` in [0, 1), ``lengths [B]``."""
+    """``image [B, MAX_VISITS, 1, D, H, W]`` uniform in 0-255, ``edss [B, MAX_VISITS, E]`` in [0, 1),
+    ``lengths [B]``."""
     generator = torch.Generator().manual_seed(seed)
     batch = len(lengths)
     image = torch.rand(batch, MAX_VISITS, 1, *network.spatial_size, generator=generator) * 255

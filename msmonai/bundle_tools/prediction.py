@@ -30,7 +30,8 @@ from msmonai.io import scan_dicom
 logger = logging.getLogger(__name__)
 
 
-def patient_observations(dicom_root, clinical_csv, secret: bytes, tolerance_days: int = LINK_TOLERANCE_DAYS, quiet: bool = True):
+def patient_observations(dicom_root, clinical_csv, secret: bytes, tolerance_days: int = LINK_TOLERANCE_DAYS,
+                         quiet: bool = True):
     """Observations ending at every usable visit of every patient found in ``dicom_root``.
 
     Returns ``(items, visits_by_key, identities, problems)``: datalist items (no label), the linked clinical visits per

@@ -2,8 +2,9 @@
 
 The zip holds one folder named after the bundle with ``configs/``, ``docs/``, ``LICENSE``, ``large_files.yml``
 (if any), ``models/model.pt`` (weights only), ``models/model.ts`` (TorchScript from MONAI's ``ckpt_export``),
-``models/model.pt2`` and ``models/model.onnx`` (:mod:`msmonai.bundle_tools.portable_export`), ``meta_schema.json`` (so metadata is checked offline), ``SHA256SUMS`` in ``sha256sum`` format (a receiver can also
-run ``sha256sum -c SHA256SUMS`` in the extracted folder) and, when signed, ``SHA256SUMS.sig``
+``models/model.pt2`` and ``models/model.onnx`` (:mod:`msmonai.bundle_tools.portable_export`), ``meta_schema.json``
+(so metadata is checked offline), ``SHA256SUMS`` in ``sha256sum`` format (a receiver can also run
+``sha256sum -c SHA256SUMS`` in the extracted folder) and, when signed, ``SHA256SUMS.sig``
 (:mod:`msmonai.bundle_tools.signing`). Verification checks the signature against keys the receiver trusts, the
 sums, the metadata, the weights and the configs (:mod:`msmonai.bundle_tools.audit`) before anything runs. ``model.pt2``
 is trusted through the signature only: ``torch.export.load`` may unpickle its constants. Nothing else of the bundle
@@ -51,8 +52,9 @@ def export_bundle(
 
     The zip's ``models/model.ts`` is built from the weights with ``monai.bundle.ckpt_export`` and the bundle's
     ``configs/train.json``, overriding ``pretrained`` to False so no ImageNet file is needed, and ``models/model.pt2``
-    and ``models/model.onnx`` from the same network, each checked against it; the bundle folder itself is not changed. The metadata must validate against the schema shipped in the package (:func:`metadata_schema`);
-    the bundle folder may lie anywhere.
+    and ``models/model.onnx`` from the same network, each checked against it; the bundle folder itself is not
+    changed. The metadata must validate against the schema shipped in the package (:func:`metadata_schema`); the
+    bundle folder may lie anywhere.
 
     Args:
         bundle_dir: the bundle folder (``configs/metadata.json`` inside).
