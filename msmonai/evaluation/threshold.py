@@ -11,6 +11,8 @@ import warnings
 
 import numpy as np
 
+from msmonai.constants import DEFAULT_THRESHOLD
+
 CRITERIA = ("fixed", "f1", "fbeta")
 
 
@@ -19,7 +21,8 @@ def apply_threshold(y_score, threshold: float) -> np.ndarray:
     return (np.asarray(y_score, dtype=float) >= threshold).astype(int)
 
 
-def select_threshold(y_true, y_score, criterion: str = "fixed", default: float = 0.5, beta: float = 0.5) -> float:
+def select_threshold(y_true, y_score, criterion: str = "fixed", default: float = DEFAULT_THRESHOLD,
+                     beta: float = 0.5) -> float:
     """Decision threshold for probabilities ``y_score`` [N] given labels ``y_true`` [N].
 
     ``"fixed"`` returns ``default``. ``"f1"`` / ``"fbeta"`` return the score value that, used with
