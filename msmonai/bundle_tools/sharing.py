@@ -241,22 +241,13 @@ def _network_overrides(bundle: Path, spatial_size: Sequence[int] | None) -> dict
     return overrides
 
 
-@contextlib.contextmanager
-def _weights_that_fit(model_pt: Path) -> Iterator[None]:
-    """Turn the RuntimeError of a ``state_dict`` that disagrees with ``network_def`` into a one-line UserError."""
-    try:
-        yield
-    except RuntimeError as err:
-        reason = " ".join(str(err).split())[:300]
-        raise UserError(f"{model_pt}: does not fit the bundle's network_def "
-                        f"(another architecture or spatial_size?): {reason}") from err
-
-
 def _export_torchscript(bundle: Path, model_pt: Path, target: Path, spatial_size: Sequence[int] | None) -> None:
     """Write ``target``: TorchScript of the bundle's ``network_def`` with the weights of ``model_pt``."""
     from monai.bundle import ckpt_export
 
-    with _weights_that_fit(model_pt):
+    from msmonai.engine.checkpoints import weights_that_fit
+
+    with weights_that_fit(model_pt):
         ckpt_export(net_id="network_def", filepath=str(target), ckpt_file=str(model_pt),
                     meta_file=str(bundle / METADATA), config_file=str(bundle / TRAIN_CONFIG),
                     **_network_overrides(bundle, spatial_size))
@@ -268,12 +259,13 @@ def _export_portable(bundle: Path, model_pt: Path, state: dict, scratch: Path,
     from monai.bundle import ConfigParser
 
     from msmonai.bundle_tools.portable_export import export_portable
+    from msmonai.engine.checkpoints import weights_that_fit
 
     parser = ConfigParser()
     parser.read_config(str(bundle / TRAIN_CONFIG))
     parser.update(_network_overrides(bundle, spatial_size))
     network = parser.get_parsed_content("network_def")
-    with _weights_that_fit(model_pt):
+    with weights_that_fit(model_pt):
         network.load_state_dict(state)
     pt2, onnx_file = scratch / "model.pt2", scratch / "model.onnx"
     export_portable(network, pt2, onnx_file)

@@ -3,9 +3,11 @@ the evaluate and inference workflows)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import pickle
 from pathlib import Path
+from typing import Iterator
 
 import torch
 from ignite.engine import Engine, Events
@@ -125,9 +127,17 @@ class TrainedWeights:
 
     def __call__(self, engine: Engine) -> None:
         state = load_checkpoint(self.path, map_location="cpu")
-        try:
+        with weights_that_fit(self.path):
             unwrap(self.network).load_state_dict(state)
-        except RuntimeError as err:
-            reason = " ".join(str(err).split())[:300]
-            raise UserError(f"{self.path}: these weights do not fit the bundle's network_def (another architecture "
-                            f"or spatial_size?): {reason}") from err
+
+
+@contextlib.contextmanager
+def weights_that_fit(path: str | Path) -> Iterator[None]:
+    """Turn the RuntimeError of loading the weights of ``path`` into a network they do not fit (keys or shapes differ)
+    into a one-line UserError naming the file."""
+    try:
+        yield
+    except RuntimeError as err:
+        reason = " ".join(str(err).split())[:300]
+        raise UserError(f"{path}: these weights do not fit the bundle's network_def (another architecture "
+                        f"or spatial_size?): {reason}") from err

@@ -192,7 +192,7 @@ def test_zip_with_pickled_code_model_refused_even_with_matching_sums(exported, t
         (None, "missing; train first"),
         ("payload", "refused"),
         ("nested", "not a plain state_dict"),
-        ("missing_key", "does not fit the bundle's network_def"),
+        ("missing_key", "do not fit the bundle's network_def"),
     ],
 )
 def test_export_refuses_bad_weights(tmp_path, capsys, model_pt, message):
