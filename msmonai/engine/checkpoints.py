@@ -25,6 +25,8 @@ class LastCheckpoint:
     It holds the ``state_dict`` of each object of ``save_dict`` (network, optimizer), the trainer's and the validator's
     best metric, so a resumed run neither repeats epochs nor overwrites a better best checkpoint. Loading uses
     ``torch.load(weights_only=True)``: a checkpoint carrying pickled code is refused. Only rank 0 writes.
+    It is loaded at the first start only: a trainer that runs again (a federated round, see ``docs/federated.md``)
+    keeps the weights it was given instead of going back to ``path``.
 
     Args:
         path: checkpoint file.
@@ -56,9 +58,10 @@ class LastCheckpoint:
             torch.save(state, tmp)
 
     def load(self, engine: Engine) -> None:
-        """Restore the last checkpoint when resuming; a fresh run when there is none yet."""
+        """Restore the last checkpoint when resuming (once); a fresh run when there is none yet."""
         if not self.resume:
             return
+        self.resume = False
         if not self.path.is_file():
             logger.info("resume: no checkpoint at %s yet, starting from epoch 1", self.path)
             return

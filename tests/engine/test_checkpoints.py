@@ -64,6 +64,23 @@ def test_resume_without_a_checkpoint_starts_fresh(tmp_path):
     assert trainer.state.epoch == 2 and (tmp_path / "none" / "last.pt").is_file()
 
 
+def test_a_trainer_run_again_keeps_the_weights_it_was_given(tmp_path):
+    """A federated round (MONAI's MonaiAlgo) loads the global weights, raises max_epochs and runs the trainer again:
+    resuming must not bring back last.pt's local weights over them."""
+    path = tmp_path / "last.pt"
+    _train(path, epochs=2, resume=False)
+    network, trainer, _ = _train(path, epochs=3, resume=True)  # resumed once from epoch 2, trained epoch 3
+    assert trainer.state.epoch == 3
+    global_weights = {k: torch.full_like(v, 0.25) for k, v in network.state_dict().items()}
+    network.load_state_dict(global_weights)
+    seen = []
+    trainer.add_event_handler(Events.EPOCH_STARTED, lambda engine: seen.append(network.weight.clone()))
+    trainer.state.max_epochs = 4
+    trainer.run()
+    assert trainer.state.epoch == 4
+    torch.testing.assert_close(seen[0], global_weights["weight"], rtol=0, atol=0)
+
+
 def test_the_best_checkpoint_is_written_only_at_the_best_epoch(tmp_path):
     network = torch.nn.Linear(3, 1)
     validator = Engine(lambda engine, batch: None)
