@@ -10,6 +10,8 @@ DEMO_DIR ?= demo
 BUNDLE ?= bundles/ms_activity_resnet3d
 # the 2-core CPU schedule of the 3D bundles: 25x64x64 volumes, narrow widths, 20 epochs (docs/training.md)
 DEMO_OVERLAY ?= configs/cpu_small.json
+# extras installed into the venv; `make test EXTRAS=dev,federated` also runs the federated tests (.ci/run does)
+EXTRAS ?= dev
 
 .PHONY: demo test bench bench-learning clean
 
@@ -19,7 +21,7 @@ $(BIN)/activate:
 
 $(VENV)/.installed: $(BIN)/activate setup.cfg pyproject.toml
 	$(BIN)/pip install -q "$(TORCH_SPEC)"
-	$(BIN)/pip install -q -e ".[dev]"
+	$(BIN)/pip install -q -e ".[$(EXTRAS)]"
 	touch $@
 
 demo: $(VENV)/.installed

@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "msmonai.cli.cohort",
     "msmonai.cli.compare",
     "msmonai.cli.bundles",
+    "msmonai.cli.federated",
 )
 
 

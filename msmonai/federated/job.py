@@ -1,0 +1,157 @@
+"""The FedAvg job of a bundle (NVFlare's recipe API): run in NVFlare's simulator, or exported for a federation.
+
+The server builds the initial model from the bundle's own ``network_def`` (its class and resolved arguments) and
+averages the sites' weight differences, weighted by their numbers of training observations (``num_batches_tracked``
+counters excluded: integers, and unused by the recalibrated batch-norm). It keeps the last global model and the
+best one, judged by the sites' validation ROC AUC of each global model they received (``client.py``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+from typing import Mapping, Sequence
+
+import torch
+from monai.bundle import ConfigParser
+
+from msmonai.bundle_tools.layout import MODEL, bundle_folder, config_files
+from msmonai.errors import UserError
+from msmonai.fileio import atomic_path
+from msmonai.federated import client
+from msmonai.federated.rounds import read_round_metrics, write_rounds
+
+CLIENT_SCRIPT = "client.py"  # in the job's custom folder, next to the bundle's configs
+EXCLUDED_FROM_AVERAGE = "num_batches_tracked"
+FINAL_MODEL = "models/model_final.pt"
+ROUNDS = "rounds.csv"
+ROUNDS_PLOT = "rounds.png"
+ROUND_METRICS = "round_metrics.jsonl"  # written by NVFlare's server
+BUNDLE_PARTS = ("configs", "docs", "LICENSE")
+SITE_PYTHON = "python3"  # on the sites of a federation: the environment's own
+
+
+def network_spec(bundle: Path, overlays: Sequence[str], overrides: Mapping[str, object]) -> dict:
+    """``{"class_path", "args"}`` of the bundle's ``network_def`` with its references resolved (what NVFlare's
+    server instantiates)."""
+    parser = ConfigParser()
+    parser.read_config(config_files(bundle, "train", overlays))
+    parser.update(dict(overrides))
+    definition = parser.get("network_def")
+    args = {key: parser.get_parsed_content(f"network_def#{key}") for key in definition if not key.startswith("_")}
+    return {"class_path": definition["_target_"], "args": {k: list(v) if isinstance(v, tuple) else v
+                                                           for k, v in args.items()}}
+
+
+def stage_bundle(bundle_dir: str | os.PathLike, stage: Path) -> Path:
+    """Copy what a site needs to ``stage`` (a folder outside ``sys.path``): ``client.py`` and the bundle's configs,
+    docs and LICENSE, never its ``models/`` or outputs. NVFlare copies a script that lies inside ``sys.path`` (an
+    installed msmonai) to a package path of the job while it runs ``custom/client.py``: a staged copy avoids that."""
+    bundle = bundle_folder(bundle_dir)
+    for part in BUNDLE_PARTS:
+        source = bundle / part
+        if source.is_dir():
+            shutil.copytree(source, stage / part, dirs_exist_ok=True)
+        elif source.is_file():
+            shutil.copy2(source, stage / part)
+    shutil.copy2(client.__file__, stage / CLIENT_SCRIPT)
+    return stage
+
+
+def fedavg_recipe(staged_bundle: Path, rounds: int, local_epochs: int, min_clients: int,
+                  overlays: Sequence[str] = (), overrides: Mapping[str, object] | None = None,
+                  site_datalists: Mapping[str, str] | None = None, name: str = "msmonai_fedavg",
+                  python: str = SITE_PYTHON):
+    """NVFlare's PyTorch ``FedAvgRecipe`` for a bundle staged by :func:`stage_bundle`, which travels in the job
+    next to ``client.py`` (the job's ``custom`` folder).
+
+    ``site_datalists`` (site name -> datalist path) gives each simulated site its datalist; without it, each site of
+    a real federation reads its own from ``$MSMONAI_DATALIST``. ``python``: the interpreter each site runs
+    ``client.py`` with (one where msmonai is installed).
+    """
+    from nvflare.app_opt.pt.recipes.fedavg import FedAvgRecipe
+    from nvflare.client.config import ExchangeFormat
+    from nvflare.recipe.utils import set_per_site_config
+
+    bundle = bundle_folder(staged_bundle)
+    overrides = dict(overrides or {})
+    args = ["--bundle", ".", "--local-epochs", str(local_epochs)]
+    for key, value in overrides.items():  # KEY=VALUE as in `msmonai cv --set` (NVFlare reads {...} as its own)
+        args += ["--set", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
+    for overlay in overlays:
+        args += ["--overlay", overlay]
+    recipe = FedAvgRecipe(
+        name=name, model=network_spec(bundle, overlays, overrides), min_clients=min_clients, num_rounds=rounds,
+        train_script=str(bundle / CLIENT_SCRIPT), train_args=shlex.join(args), launch_external_process=True,
+        command=shlex.join([python, "-u"]), server_expected_format=ExchangeFormat.PYTORCH,
+        key_metric=client.KEY_METRIC, key_metric_mode="max", exclude_vars=EXCLUDED_FROM_AVERAGE,
+    )
+    if site_datalists:
+        set_per_site_config(recipe, {site: {"train_args": shlex.join([*args, "--datalist", str(path)])}
+                                     for site, path in site_datalists.items()})
+    recipe.add_client_file(str(bundle))
+    return recipe
+
+
+def simulate(bundle_dir: str | os.PathLike, sites: Sequence[str | os.PathLike], rounds: int, local_epochs: int,
+             out: str | os.PathLike, overlays: Sequence[str] = (), overrides: Mapping[str, object] | None = None) -> Path:
+    """Run FedAvg in NVFlare's simulator, one client per site datalist (named after its file stem), and collect
+    ``out/models/model.pt`` (best global model), ``out/models/model_final.pt``, ``out/rounds.csv`` and the
+    workspace under ``out/workspace``. Returns ``out``."""
+    from nvflare.recipe import SimEnv
+
+    out = Path(out).resolve()
+    datalists = {Path(s).stem: str(Path(s).resolve()) for s in sites}
+    if len(datalists) != len(sites):
+        raise UserError("two site datalists have the same file name; each site is named after its datalist's stem")
+    for site, path in datalists.items():
+        if not Path(path).is_file():
+            raise UserError(f"{path}: site datalist not found")
+    with tempfile.TemporaryDirectory() as stage:
+        recipe = fedavg_recipe(stage_bundle(bundle_dir, Path(stage)), rounds, local_epochs, len(datalists),
+                               overlays, overrides, datalists, python=sys.executable)
+        try:
+            recipe.execute(SimEnv(clients=list(datalists), workspace_root=str(out / "workspace")))
+        except RuntimeError as err:
+            raise UserError(f"federated simulation failed: {err}") from err
+    job = out / "workspace" / recipe.name
+    _collect_models(job, out)
+    server = job / "server" / "simulate_job"
+    write_rounds(read_round_metrics(server / "metrics" / ROUND_METRICS), out / ROUNDS, out / ROUNDS_PLOT)
+    return out
+
+
+def _collect_models(job: Path, out: Path) -> None:
+    """The server's best and last global models, as plain state_dicts the bundle's workflows load."""
+    from nvflare.app_common.app_constant import DefaultCheckpointFileName
+
+    server = job / "server" / "simulate_job" / "app_server"
+    for name, target in ((DefaultCheckpointFileName.BEST_GLOBAL_MODEL, MODEL),
+                         (DefaultCheckpointFileName.GLOBAL_MODEL, FINAL_MODEL)):
+        source = server / name
+        if not source.is_file():
+            raise UserError(f"{source}: the server wrote no global model; see {job / 'server'} for its log")
+        saved = torch.load(source, map_location="cpu", weights_only=True)
+        with atomic_path(out / target) as tmp:
+            torch.save(saved.get("model", saved), tmp)
+
+
+
+
+def export_job(bundle_dir: str | os.PathLike, out: str | os.PathLike, rounds: int, local_epochs: int,
+               min_clients: int, overlays: Sequence[str] = (), overrides: Mapping[str, object] | None = None) -> Path:
+    """Write the NVFlare job folder a federation submits (``nvflare job submit -j OUT``); each site reads its
+    datalist from ``$MSMONAI_DATALIST``. Returns the job folder."""
+    out = Path(out).resolve()
+    if out.exists() and any(out.iterdir()):
+        raise UserError(f"{out}: job folder exists and is not empty")
+    with tempfile.TemporaryDirectory() as stage:
+        recipe = fedavg_recipe(stage_bundle(bundle_dir, Path(stage)), rounds, local_epochs, min_clients, overlays,
+                               overrides, name=out.name)
+        recipe.export(str(out.parent))
+    return out

@@ -1,0 +1,51 @@
+"""`msmonai federated job` and the command line of `federated` (the `.[federated]` extra)."""
+
+import json
+import shutil
+
+import pytest
+
+pytest.importorskip("nvflare")
+
+from msmonai.cli import main  # noqa: E402
+from tests.bundles.conftest import REPO  # noqa: E402
+
+BUNDLE = REPO / "bundles" / "ms_activity_resnext3d"
+
+
+def test_the_job_folder_carries_the_bundle_configs_and_the_site_script_but_no_weights_or_site_paths(tmp_path, capsys):
+    bundle = tmp_path / "bundle"
+    shutil.copytree(BUNDLE / "configs", bundle / "configs")
+    (bundle / "models").mkdir()
+    (bundle / "models" / "model.pt").write_bytes(b"weights trained on this site's patients")
+    job = tmp_path / "ms_fedavg"
+    assert main(["federated", "job", "--bundle", str(bundle), "--out", str(job), "--rounds", "7",
+                 "--local-epochs", "2", "--min-clients", "3", "--set", "spatial_size=[25,64,64]"]) == 0
+    assert capsys.readouterr().out.strip() == str(job)
+    meta = json.loads((job / "meta.json").read_text())
+    assert meta["min_clients"] == 3
+    custom = job / "app" / "custom"
+    assert (custom / "client.py").is_file() and (custom / "configs" / "train.json").is_file()
+    assert not (custom / "models").exists() and not list(job.rglob("model.pt"))
+    client = json.loads((job / "app" / "config" / "config_fed_client.json").read_text())
+    command = client["executors"][0]["executor"]["args"]["command"]
+    assert command[:3] == ["python3", "-u", "custom/client.py"]  # each site's own interpreter
+    assert "--datalist" not in command and "--local-epochs" in command and command[command.index("--local-epochs") + 1] == "2"
+    server = json.loads((job / "app" / "config" / "config_fed_server.json").read_text())
+    workflow = server["workflows"][0]["args"]
+    assert workflow.get("num_rounds") == 7 and workflow["exclude_vars"] == "num_batches_tracked"
+    persistor = next(c for c in server["components"] if c["id"] == "persistor")["args"]["model"]
+    assert persistor["path"] == "msmonai.networks.ResNeXt3D" and persistor["args"]["spatial_size"] == [25, 64, 64]
+    assert str(tmp_path) not in (job / "app" / "config" / "config_fed_client.json").read_text()
+
+
+def test_bad_arguments_end_in_one_line_naming_the_problem(tmp_path, capsys):
+    assert main(["federated", "simulate", "--bundle", str(BUNDLE), "--sites", str(tmp_path / "a.json"),
+                 str(tmp_path / "b.json"), "--out", str(tmp_path / "out")]) == 2
+    assert capsys.readouterr().err.strip().endswith("a.json: site datalist not found")
+    assert main(["federated", "job", "--bundle", str(BUNDLE), "--out", str(tmp_path / "job"), "--rounds", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "msmonai federated: error: --rounds must be at least 1, got 0"
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    assert main(["federated", "job", "--bundle", str(BUNDLE), "--out", str(tmp_path / "full")]) == 2
+    assert "job folder exists and is not empty" in capsys.readouterr().err
