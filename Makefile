@@ -13,7 +13,7 @@ DEMO_OVERLAY ?= configs/cpu_small.json
 # extras installed into the venv; `make test EXTRAS=dev,federated` also runs the federated tests (.ci/run does)
 EXTRAS ?= dev
 
-.PHONY: demo test bench bench-learning clean
+.PHONY: demo test bench bench-learning bench-federated clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ bench: $(VENV)/.installed
 # row 7: each architecture's bundle cross-validated three ways (MRI + EDSS, MRI only, EDSS only); hours on 2 cores
 bench-learning: $(VENV)/.installed
 	$(BIN)/python -m bench.run --only 7 --out bench/results/learning
+
+# row 8: ResNet3D trained federated (NVFlare simulator, 3 sites) vs centralised vs each site alone; needs .[federated]
+bench-federated: $(VENV)/.installed
+	$(BIN)/python -m bench.run --only 8 --out bench/results/federated
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .hypothesis

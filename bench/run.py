@@ -24,7 +24,7 @@ from bench.report import Row, markdown_table, write_results
 from bench.workspace import REPO, demo_cohort, output_to_log
 
 ARCHITECTURES = ("PretrainedResNet2D", "ResNet3D", "ResNeXt3D")
-OPT_IN = "7 "  # rows run only when --only names them
+OPT_IN = ("7 ", "8 ")  # rows run only when --only names them (make bench-learning, make bench-federated)
 
 
 def measurements(work: Path, runs: int) -> list[tuple[str, Callable[[], list[Row]]]]:
@@ -34,6 +34,7 @@ def measurements(work: Path, runs: int) -> list[tuple[str, Callable[[], list[Row
     from bench.frozen import measure_frozen
     from bench.inference import measure_latency, measure_predict_command
     from bench.ingestion import measure_ingestion
+    from bench.federated import measure_federated
     from bench.learning import measure_learning
     from bench.memory import measure_peak_rss
     from bench.scaling import measure_scaling
@@ -80,6 +81,7 @@ def measurements(work: Path, runs: int) -> list[tuple[str, Callable[[], list[Row
     plan += [("F frozen-backbone fast path", frozen),
              ("6 scaling (50-patient cohort)", lambda: measure_scaling(demo_cohort(work, 50, manifest=False), work, runs=runs))]
     plan += [(f"7 learning {a}", lambda a=a: measure_learning(a, work)) for a in ARCHITECTURES]  # hours: opt-in
+    plan += [("8 federated", lambda: measure_federated(work))]  # tens of minutes, needs .[federated]: opt-in
     return plan
 
 
@@ -126,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
             if args.only and not any(label.startswith(prefix) for prefix in args.only):
                 continue
             if not args.only and label.startswith(OPT_IN):
-                print(f"[bench {time.time() - started:5.0f} s] {label}: left out (hours; make bench-learning)", file=terminal)
+                print(f"[bench {time.time() - started:5.0f} s] {label}: left out (long; make bench-learning / bench-federated)", file=terminal)
                 continue
             print(f"[bench {time.time() - started:5.0f} s] {label}", file=terminal)
             try:

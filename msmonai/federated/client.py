@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 import nvflare.client as flare
@@ -25,10 +26,11 @@ from nvflare.apis.fl_constant import FLMetaKey
 
 from msmonai.bundle_tools.layout import config_files
 from msmonai.bundle_tools.runner import override_args
-from msmonai.errors import UserError
+from msmonai.errors import UserError, user_error_in
 
 DATALIST_ENV = "MSMONAI_DATALIST"  # where a site of a real federation keeps its datalist
 KEY_METRIC = "val_auc"  # the bundles' validation metric (validate#key_metric)
+ERROR_PREFIX = "msmonai federated client: error: "
 
 
 def site_overrides(datalist: str, workdir: Path, overrides: dict) -> dict:
@@ -55,9 +57,21 @@ def make_algo(bundle: Path, datalist: str, workdir: Path, local_epochs: int, ove
 def run(args: argparse.Namespace) -> None:
     flare.init()
     site = flare.get_site_name()
+    try:
+        train_rounds(site, args)
+    except Exception as err:  # the site's one line, which `simulate` finds in the site's log
+        found = user_error_in(err)
+        if found is None:
+            raise
+        print(f"{ERROR_PREFIX}site {site}: {found}", file=sys.stderr, flush=True)
+        raise SystemExit(2) from err
+
+
+def train_rounds(site: str, args: argparse.Namespace) -> None:
+    """Join the rounds until the server ends the job."""
     datalist = args.datalist or os.environ.get(DATALIST_ENV)
     if not datalist:
-        raise UserError(f"site {site}: no datalist; set {DATALIST_ENV} to the site's datalist")
+        raise UserError(f"no datalist; set {DATALIST_ENV} to the site's datalist")
     bundle = Path(args.bundle) if os.path.isabs(args.bundle) else Path(__file__).resolve().parent / args.bundle
     workdir = Path(args.workdir or Path.cwd() / "msmonai").resolve()
     algo = make_algo(bundle, datalist, workdir, args.local_epochs, args.overlay, override_args(args.set))

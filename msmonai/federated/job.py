@@ -118,12 +118,24 @@ def simulate(bundle_dir: str | os.PathLike, sites: Sequence[str | os.PathLike], 
         try:
             recipe.execute(SimEnv(clients=list(datalists), workspace_root=str(out / "workspace")))
         except RuntimeError as err:
-            raise UserError(f"federated simulation failed: {err}") from err
+            raise UserError(_site_error(out / "workspace" / recipe.name) or f"federated simulation failed: {err}") from err
     job = out / "workspace" / recipe.name
+    site_error = _site_error(job)
+    if site_error:
+        raise UserError(site_error)
     _collect_models(job, out)
     server = job / "server" / "simulate_job"
     write_rounds(read_round_metrics(server / "metrics" / ROUND_METRICS), out / ROUNDS, out / ROUNDS_PLOT)
     return out
+
+
+def _site_error(job: Path) -> str | None:
+    """The first site's one-line error (``client.py`` prints it into the site's log), if a site failed."""
+    for log in sorted(job.glob("*/log.txt")):
+        for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+            if client.ERROR_PREFIX in line:
+                return line.split(client.ERROR_PREFIX, 1)[1].strip()
+    return None
 
 
 def _collect_models(job: Path, out: Path) -> None:

@@ -49,3 +49,18 @@ def test_bad_arguments_end_in_one_line_naming_the_problem(tmp_path, capsys):
     (tmp_path / "full" / "x").write_text("")
     assert main(["federated", "job", "--bundle", str(BUNDLE), "--out", str(tmp_path / "full")]) == 2
     assert "job folder exists and is not empty" in capsys.readouterr().err
+
+
+def test_a_site_with_a_bad_datalist_ends_the_simulation_with_that_sites_one_line(tmp_path, capsys):
+    from tests.cohort import write_tiny_cohort
+    from msmonai.federated.sites import split_sites
+
+    sites = split_sites(write_tiny_cohort(tmp_path / "cohort", n_patients=16), 2, tmp_path / "sites", n_folds=3)
+    content = json.loads(sites[1].read_text())
+    del content["training"][2]["label"]
+    sites[1].write_text(json.dumps(content))
+    assert main(["federated", "simulate", "--bundle", str(REPO / "bundles" / "ms_activity_resnet3d"), "--sites",
+                 *map(str, sites), "--rounds", "1", "--out", str(tmp_path / "out"), "--set", "spatial_size=[6,32,32]",
+                 "--set", "num_workers=0"]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"msmonai federated: error: site site-2: {sites[1]}: ") and "label" in last
