@@ -33,6 +33,7 @@ ROUNDS = "rounds.csv"
 ROUNDS_PLOT = "rounds.png"
 ROUND_METRICS = "round_metrics.jsonl"  # written by NVFlare's server
 BUNDLE_PARTS = ("configs", "docs", "LICENSE")
+PRIVACY_GAMMA = 0.01  # PercentilePrivacy: largest change per training observation a site shares
 SITE_PYTHON = "python3"  # on the sites of a federation: the environment's own
 
 
@@ -66,13 +67,14 @@ def stage_bundle(bundle_dir: str | os.PathLike, stage: Path) -> Path:
 def fedavg_recipe(staged_bundle: Path, rounds: int, local_epochs: int, min_clients: int,
                   overlays: Sequence[str] = (), overrides: Mapping[str, object] | None = None,
                   site_datalists: Mapping[str, str] | None = None, name: str = "msmonai_fedavg",
-                  python: str = SITE_PYTHON):
+                  python: str = SITE_PYTHON, privacy_percentile: float | None = None):
     """NVFlare's PyTorch ``FedAvgRecipe`` for a bundle staged by :func:`stage_bundle`, which travels in the job
     next to ``client.py`` (the job's ``custom`` folder).
 
     ``site_datalists`` (site name -> datalist path) gives each simulated site its datalist; without it, each site of
     a real federation reads its own from ``$MSMONAI_DATALIST``. ``python``: the interpreter each site runs
-    ``client.py`` with (one where msmonai is installed).
+    ``client.py`` with (one where msmonai is installed). ``privacy_percentile``: each site sends only the weight
+    changes above this percentile of their magnitude, clipped (NVFlare's ``PercentilePrivacy``, docs/federated.md).
     """
     from nvflare.app_opt.pt.recipes.fedavg import FedAvgRecipe
     from nvflare.client.config import ExchangeFormat
@@ -94,12 +96,18 @@ def fedavg_recipe(staged_bundle: Path, rounds: int, local_epochs: int, min_clien
     if site_datalists:
         set_per_site_config(recipe, {site: {"train_args": shlex.join([*args, "--datalist", str(path)])}
                                      for site, path in site_datalists.items()})
+    if privacy_percentile is not None:
+        from nvflare.app_common.filters.percentile_privacy import PercentilePrivacy
+
+        recipe.add_client_output_filter(PercentilePrivacy(percentile=privacy_percentile, gamma=PRIVACY_GAMMA),
+                                        tasks=["train"])
     recipe.add_client_file(str(bundle))
     return recipe
 
 
 def simulate(bundle_dir: str | os.PathLike, sites: Sequence[str | os.PathLike], rounds: int, local_epochs: int,
-             out: str | os.PathLike, overlays: Sequence[str] = (), overrides: Mapping[str, object] | None = None) -> Path:
+             out: str | os.PathLike, overlays: Sequence[str] = (), overrides: Mapping[str, object] | None = None,
+             privacy_percentile: float | None = None) -> Path:
     """Run FedAvg in NVFlare's simulator, one client per site datalist (named after its file stem), and collect
     ``out/models/model.pt`` (best global model), ``out/models/model_final.pt``, ``out/rounds.csv`` and the
     workspace under ``out/workspace``. Returns ``out``."""
@@ -114,7 +122,8 @@ def simulate(bundle_dir: str | os.PathLike, sites: Sequence[str | os.PathLike], 
             raise UserError(f"{path}: site datalist not found")
     with tempfile.TemporaryDirectory() as stage:
         recipe = fedavg_recipe(stage_bundle(bundle_dir, Path(stage)), rounds, local_epochs, len(datalists),
-                               overlays, overrides, datalists, python=sys.executable)
+                               overlays, overrides, datalists, python=sys.executable,
+                               privacy_percentile=privacy_percentile)
         try:
             recipe.execute(SimEnv(clients=list(datalists), workspace_root=str(out / "workspace")))
         except RuntimeError as err:
@@ -156,7 +165,8 @@ def _collect_models(job: Path, out: Path) -> None:
 
 
 def export_job(bundle_dir: str | os.PathLike, out: str | os.PathLike, rounds: int, local_epochs: int,
-               min_clients: int, overlays: Sequence[str] = (), overrides: Mapping[str, object] | None = None) -> Path:
+               min_clients: int, overlays: Sequence[str] = (), overrides: Mapping[str, object] | None = None,
+               privacy_percentile: float | None = None) -> Path:
     """Write the NVFlare job folder a federation submits (``nvflare job submit -j OUT``); each site reads its
     datalist from ``$MSMONAI_DATALIST``. Returns the job folder."""
     out = Path(out).resolve()
@@ -164,6 +174,6 @@ def export_job(bundle_dir: str | os.PathLike, out: str | os.PathLike, rounds: in
         raise UserError(f"{out}: job folder exists and is not empty")
     with tempfile.TemporaryDirectory() as stage:
         recipe = fedavg_recipe(stage_bundle(bundle_dir, Path(stage)), rounds, local_epochs, min_clients, overlays,
-                               overrides, name=out.name)
+                               overrides, name=out.name, privacy_percentile=privacy_percentile)
         recipe.export(str(out.parent))
     return out

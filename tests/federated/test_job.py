@@ -20,7 +20,8 @@ def test_the_job_folder_carries_the_bundle_configs_and_the_site_script_but_no_we
     (bundle / "models" / "model.pt").write_bytes(b"weights trained on this site's patients")
     job = tmp_path / "ms_fedavg"
     assert main(["federated", "job", "--bundle", str(bundle), "--out", str(job), "--rounds", "7",
-                 "--local-epochs", "2", "--min-clients", "3", "--set", "spatial_size=[25,64,64]"]) == 0
+                 "--local-epochs", "2", "--min-clients", "3", "--set", "spatial_size=[25,64,64]",
+                 "--privacy-percentile", "20"]) == 0
     assert capsys.readouterr().out.strip() == str(job)
     meta = json.loads((job / "meta.json").read_text())
     assert meta["min_clients"] == 3
@@ -31,6 +32,8 @@ def test_the_job_folder_carries_the_bundle_configs_and_the_site_script_but_no_we
     command = client["executors"][0]["executor"]["args"]["command"]
     assert command[:3] == ["python3", "-u", "custom/client.py"]  # each site's own interpreter
     assert "--datalist" not in command and "--local-epochs" in command and command[command.index("--local-epochs") + 1] == "2"
+    (privacy,) = [f for group in client["task_result_filters"] for f in group["filters"]]
+    assert privacy["path"].endswith("PercentilePrivacy") and privacy["args"]["percentile"] == 20
     server = json.loads((job / "app" / "config" / "config_fed_server.json").read_text())
     workflow = server["workflows"][0]["args"]
     assert workflow.get("num_rounds") == 7 and workflow["exclude_vars"] == "num_batches_tracked"
@@ -45,6 +48,9 @@ def test_bad_arguments_end_in_one_line_naming_the_problem(tmp_path, capsys):
     assert capsys.readouterr().err.strip().endswith("a.json: site datalist not found")
     assert main(["federated", "job", "--bundle", str(BUNDLE), "--out", str(tmp_path / "job"), "--rounds", "0"]) == 2
     assert capsys.readouterr().err.strip() == "msmonai federated: error: --rounds must be at least 1, got 0"
+    assert main(["federated", "job", "--bundle", str(BUNDLE), "--out", str(tmp_path / "job"),
+                 "--privacy-percentile", "100"]) == 2
+    assert capsys.readouterr().err.strip().endswith("--privacy-percentile must lie in [0, 100), got 100.0")
     (tmp_path / "full").mkdir()
     (tmp_path / "full" / "x").write_text("")
     assert main(["federated", "job", "--bundle", str(BUNDLE), "--out", str(tmp_path / "full")]) == 2
