@@ -35,7 +35,8 @@ def register(subparsers) -> None:
     p = commands.add_parser("job", help="write the NVFlare job folder a provisioned federation submits")
     _job_flags(p)
     p.add_argument("--out", required=True, help="job folder to write (submit with `nvflare job submit -j OUT`)")
-    p.add_argument("--min-clients", type=int, default=2, help="sites needed before a round starts")
+    p.add_argument("--min-clients", type=int, default=2, help="sites that must be connected to start, and that each "
+                   "round trains (NVFlare FedAvg's num_clients; give the number of sites to train all of them)")
     p.set_defaults(func=run_job)
 
 

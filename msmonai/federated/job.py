@@ -9,6 +9,7 @@ best one, judged by the sites' validation ROC AUC of each global model they rece
 from __future__ import annotations
 
 import json
+import logging
 import os
 import shlex
 import shutil
@@ -26,6 +27,7 @@ from msmonai.fileio import atomic_path
 from msmonai.federated import client
 from msmonai.federated.rounds import read_round_metrics, write_rounds
 
+logger = logging.getLogger(__name__)
 CLIENT_SCRIPT = "client.py"  # in the job's custom folder, next to the bundle's configs
 EXCLUDED_FROM_AVERAGE = "num_batches_tracked"
 FINAL_MODEL = "models/model_final.pt"
@@ -76,7 +78,6 @@ def fedavg_recipe(staged_bundle: Path, rounds: int, local_epochs: int, min_clien
     ``client.py`` with (one where msmonai is installed). ``privacy_percentile``: each site sends only the weight
     changes above this percentile of their magnitude, clipped (NVFlare's ``PercentilePrivacy``, docs/federated.md).
     """
-    from nvflare.app_opt.pt.recipes.fedavg import FedAvgRecipe
     from nvflare.client.config import ExchangeFormat
     from nvflare.recipe.utils import set_per_site_config
 
@@ -87,7 +88,7 @@ def fedavg_recipe(staged_bundle: Path, rounds: int, local_epochs: int, min_clien
         args += ["--set", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
     for overlay in overlays:
         args += ["--overlay", overlay]
-    recipe = FedAvgRecipe(
+    recipe = _resilient_recipe_class()(
         name=name, model=network_spec(bundle, overlays, overrides), min_clients=min_clients, num_rounds=rounds,
         train_script=str(bundle / CLIENT_SCRIPT), train_args=shlex.join(args), launch_external_process=True,
         command=shlex.join([python, "-u"]), server_expected_format=ExchangeFormat.PYTORCH,
@@ -103,6 +104,19 @@ def fedavg_recipe(staged_bundle: Path, rounds: int, local_epochs: int, min_clien
                                         tasks=["train"])
     recipe.add_client_file(str(bundle))
     return recipe
+
+
+def _resilient_recipe_class():
+    """NVFlare's PyTorch ``FedAvgRecipe`` whose controller leaves out of a round's average a site whose result failed
+    (a killed or crashed client) instead of stopping the job: FedAvg's ``ignore_result_error=True``, set through the
+    recipe's hook for controller arguments."""
+    from nvflare.app_opt.pt.recipes.fedavg import FedAvgRecipe
+
+    class ResilientFedAvgRecipe(FedAvgRecipe):
+        def _get_controller_kwargs(self) -> dict:
+            return {**super()._get_controller_kwargs(), "ignore_result_error": True}
+
+    return ResilientFedAvgRecipe
 
 
 def simulate(bundle_dir: str | os.PathLike, sites: Sequence[str | os.PathLike], rounds: int, local_epochs: int,
@@ -134,7 +148,13 @@ def simulate(bundle_dir: str | os.PathLike, sites: Sequence[str | os.PathLike], 
         raise UserError(site_error)
     _collect_models(job, out)
     server = job / "server" / "simulate_job"
-    write_rounds(read_round_metrics(server / "metrics" / ROUND_METRICS), out / ROUNDS, out / ROUNDS_PLOT)
+    rounds_done = read_round_metrics(server / "metrics" / ROUND_METRICS)
+    write_rounds(rounds_done, out / ROUNDS, out / ROUNDS_PLOT)
+    for site in datalists:
+        missed = sorted(set(range(rounds)) - set(rounds_done.loc[rounds_done["site"] == site, "round"]))
+        if missed:
+            logger.warning("site %s sent no result for round(s) %s: left out of their averages; see %s", site,
+                           ", ".join(map(str, missed)), job / site / "log.txt")
     return out
 
 

@@ -1,7 +1,11 @@
 """`msmonai federated job` and the command line of `federated` (the `.[federated]` extra)."""
 
 import json
+import re
 import shutil
+import subprocess
+import sys
+import time
 
 import pytest
 
@@ -70,3 +74,37 @@ def test_a_site_with_a_bad_datalist_ends_the_simulation_with_that_sites_one_line
                  "--set", "num_workers=0"]) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]
     assert last.startswith(f"msmonai federated: error: site site-2: {sites[1]}: ") and "label" in last
+
+
+def test_a_site_killed_mid_run_is_left_out_of_the_later_rounds_and_named(tmp_path):
+    """Three sites, the third one's trainer process killed (SIGKILL) once the first round is averaged: the others
+    finish every round, and the command names the site and the rounds it missed."""
+    import psutil
+
+    from tests.cohort import write_tiny_cohort
+    from msmonai.federated.sites import split_sites
+
+    sites = split_sites(write_tiny_cohort(tmp_path / "cohort", n_patients=18), 3, tmp_path / "sites", n_folds=2)
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "msmonai.cli", "federated", "simulate", "--bundle",
+               str(REPO / "bundles" / "ms_activity_resnet3d"), "--sites", *map(str, sites), "--rounds", "3",
+               "--out", str(out), "--set", "spatial_size=[6,32,32]", "--set", "channels=[4,8,8,16]"]
+    run = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline, killed = time.time() + 300, []
+    while not killed and time.time() < deadline and run.poll() is None:
+        time.sleep(1)
+        metrics = list(out.glob("workspace/*/server/simulate_job/metrics/round_metrics.jsonl"))
+        if metrics and metrics[0].read_text().count("\n") >= 1:
+            for process in psutil.process_iter(["cmdline"]):
+                cmdline = " ".join(process.info["cmdline"] or [])
+                if "client.py" in cmdline and str(sites[2]) in cmdline:
+                    process.kill()
+                    killed.append(process.pid)
+    stdout, stderr = run.communicate(timeout=300)
+    assert killed, "the third site's trainer was never seen running"
+    assert run.returncode == 0, stderr[-2000:]
+    rounds = [line.split(",")[:2] for line in (out / "rounds.csv").read_text().splitlines()[1:]]
+    assert {(r, s) for r, s in rounds if s != "site-3"} == {(str(r), f"site-{i}") for r in range(3) for i in (1, 2)}
+    assert ["2", "site-3"] not in rounds
+    assert re.search(r"site site-3 sent no result for round\(s\) [0-9, ]*2: left out of their averages", stderr)
+    assert stdout.strip().splitlines()[-1].startswith("global model: ")
