@@ -4,8 +4,8 @@ The zip holds one folder named after the bundle with ``configs/``, ``docs/``, ``
 (if any), ``models/model.pt`` (weights only), ``models/model.ts`` (TorchScript from MONAI's ``ckpt_export``),
 ``models/model.pt2`` and ``models/model.onnx`` (:mod:`msmonai.bundle_tools.portable_export`), ``meta_schema.json``
 (so metadata is checked offline), ``SHA256SUMS`` in ``sha256sum`` format (a receiver can also run
-``sha256sum -c SHA256SUMS`` in the extracted folder) and, when signed, ``SHA256SUMS.sig``
-(:mod:`msmonai.bundle_tools.signing`). Verification checks the signature against keys the receiver trusts, the
+``sha256sum -c SHA256SUMS`` in the extracted folder) and, when signed, ``model.sig``, an OpenSSF model signature
+of every file (:mod:`msmonai.bundle_tools.signing`). Verification checks the signature against keys the receiver trusts, the
 sums, the metadata, the weights and the configs (:mod:`msmonai.bundle_tools.audit`) before anything runs. ``model.pt2``
 is trusted through the signature only: ``torch.export.load`` may unpickle its constants. Nothing else of the bundle
 folder is shared: ``eval/``, ``logs/``, caches and datalists may hold patient-derived data.
@@ -17,6 +17,7 @@ import contextlib
 import hashlib
 import os
 import re
+import shutil
 import tempfile
 import zipfile
 from dataclasses import dataclass
@@ -27,7 +28,7 @@ from typing import Iterator, Sequence
 from msmonai.bundle_tools.audit import Finding, audit_configs
 from msmonai.bundle_tools.layout import (EXPORTED_PROGRAM, METADATA, MODEL, ONNX_MODEL, TORCHSCRIPT, TRAIN_CONFIG,
                                          bundle_folder)
-from msmonai.bundle_tools.signing import SIGNATURE_FILE, check_signature, sign
+from msmonai.bundle_tools.signing import SIGNATURE_FILE, check_signature, sign_folder
 from msmonai.errors import UserError
 from msmonai.fileio import atomic_path
 
@@ -60,7 +61,7 @@ def export_bundle(
         bundle_dir: the bundle folder (``configs/metadata.json`` inside).
         out_zip: the zip to write.
         spatial_size: the ``spatial_size`` the weights were trained with, when not the config's default.
-        sign_key: PEM private key (``msmonai keygen``) that signs ``SHA256SUMS`` into ``SHA256SUMS.sig``.
+        sign_key: PEM private key (``msmonai keygen``) that signs every file into ``model.sig``.
         model: the weights to share (a training run with ``--bundle_root`` elsewhere writes them there); default
             the bundle's ``models/model.pt``.
     """
@@ -89,14 +90,17 @@ def export_bundle(
                             "files, move it out of the bundle")
         files.update({MODEL: model_pt, TORCHSCRIPT: torchscript, EXPORTED_PROGRAM: pt2, ONNX_MODEL: onnx_file,
                       SCHEMA_FILE: schema})
-        sums = "".join(f"{_sha256(files[rel])}  {rel}\n" for rel in sorted(files))
-        signature = sign(sums.encode("utf-8"), sign_key) if sign_key is not None else None
+        shared = Path(scratch, "shared", bundle.name)  # the folder as the receiver will extract it
+        for rel, source in files.items():
+            (shared / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, shared / rel)
+        (shared / SUMS_FILE).write_text("".join(f"{_sha256(files[rel])}  {rel}\n" for rel in sorted(files)),
+                                        encoding="utf-8")
+        if sign_key is not None:
+            sign_folder(shared, sign_key)
         with atomic_path(out_zip) as tmp, zipfile.ZipFile(tmp, "w") as zf:
-            for rel in sorted(files):
-                zf.writestr(_zip_info(f"{bundle.name}/{rel}"), files[rel].read_bytes())
-            zf.writestr(_zip_info(f"{bundle.name}/{SUMS_FILE}"), sums)
-            if signature is not None:
-                zf.writestr(_zip_info(f"{bundle.name}/{SIGNATURE_FILE}"), signature)
+            for rel in sorted(_regular_files(shared, shared)):
+                zf.writestr(_zip_info(f"{bundle.name}/{rel}"), (shared / rel).read_bytes())
     return Path(out_zip)
 
 
@@ -116,7 +120,7 @@ def verify_bundle(
     """Check an exported bundle (its zip or extracted folder) before anything of it runs.
 
     Refuses, naming the first offending file: unsafe zip member names (absolute or ``..``), symbolic links; with
-    ``trusted_keys``, a missing, unreadable, untrusted or non-matching ``SHA256SUMS.sig``; files missing from or not
+    ``trusted_keys``, a missing, unreadable, untrusted or non-matching ``model.sig``; files missing from or not
     listed in ``SHA256SUMS``, files whose SHA-256 differs, ``configs/metadata.json`` failing
     ``monai.bundle verify_metadata`` against this package's schema, a ``models/model.pt`` that does
     not load with ``torch.load(weights_only=True)``, and (unless ``allow_code``) any config component or
@@ -172,11 +176,7 @@ def _verify_folder(root: Path, path: Path, trusted_keys: Sequence[str | os.PathL
     if not sums_file.is_file():
         raise UserError(f"{path}: {SUMS_FILE} missing; not a bundle written by `msmonai export-bundle`")
     present = _regular_files(root, path)
-    signature = root / SIGNATURE_FILE
-    signer = None
-    if trusted_keys:
-        text = signature.read_text(encoding="utf-8") if signature.is_file() else None
-        signer = check_signature(sums_file.read_bytes(), text, trusted_keys, str(path))
+    signer = check_signature(root, trusted_keys, str(path)) if trusted_keys else None
     listed = _read_sums(sums_file, path)
     present -= {SUMS_FILE, SIGNATURE_FILE}
     for rel in sorted(listed.keys() | present):

@@ -86,7 +86,7 @@ def register(subparsers) -> None:
                    help="accept configs the audit refuses (they execute Python on this machine): a warning, not a refusal")
     p.set_defaults(func=run_verify)
 
-    p = subparsers.add_parser("keygen", help="make an Ed25519 key pair for signing bundles")
+    p = subparsers.add_parser("keygen", help="make a P-256 key pair for signing bundles (OpenSSF model signing)")
     p.add_argument("--out", required=True, metavar="DIR", help="folder for signing-key.pem (private, 0600) and "
                    "signing-key.pub.pem (hand it to your partners)")
     p.set_defaults(func=run_keygen)

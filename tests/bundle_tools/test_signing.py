@@ -8,7 +8,7 @@ import pytest
 
 from msmonai.bundle_tools.audit import audit_configs
 from msmonai.bundle_tools.sharing import export_bundle, verify_bundle
-from msmonai.bundle_tools.signing import key_id, _load_public
+from msmonai.bundle_tools.signing import key_id
 from msmonai.cli import main
 from msmonai.errors import UserError
 from tests.bundle_tools.test_sharing import BUNDLES, SMALL, resum, rewrite_zip, trained_bundle
@@ -48,7 +48,7 @@ def test_signed_bundle_verifies_with_the_trusted_key_only(signed, keys, capsys):
     signed_zip, _, _ = signed
     sender = keys / "sender" / "signing-key.pub.pem"
     result = verify_bundle(signed_zip, trusted_keys=[keys / "stranger" / "signing-key.pub.pem", sender])
-    assert result.signer == key_id(_load_public(sender))
+    assert result.signer == key_id(sender)
     assert main(["verify-bundle", str(signed_zip)]) == 0
     assert "authenticity NOT checked" in capsys.readouterr().out
     with pytest.raises(UserError, match="not among the trusted keys"):
@@ -57,7 +57,7 @@ def test_signed_bundle_verifies_with_the_trusted_key_only(signed, keys, capsys):
 
 def test_unsigned_bundle_refused_when_keys_are_trusted(signed, keys):
     _, unsigned_zip, _ = signed
-    with pytest.raises(UserError, match="SHA256SUMS.sig missing: the bundle is unsigned"):
+    with pytest.raises(UserError, match="model.sig missing: the bundle is unsigned"):
         verify_bundle(unsigned_zip, trusted_keys=[keys / "sender" / "signing-key.pub.pem"])
 
 
@@ -79,16 +79,43 @@ def test_altered_config_refused_whether_or_not_the_sums_were_recomputed(signed, 
             files[f"{folder}/SHA256SUMS"] = sums[f"{folder}/SHA256SUMS"]
 
     bad = rewrite_zip(signed_zip, tmp_path / "bad.zip", edit)
-    reason = "does not match its signature" if rehash else "configs/inference.json does not match its SHA-256"
-    with pytest.raises(UserError, match=reason):
+    with pytest.raises(UserError, match="does not match its signature .altered after signing: .*configs/inference.json"):
         verify_bundle(bad, trusted_keys=[keys / "sender" / "signing-key.pub.pem"])
 
 
-def test_added_file_refused(signed, keys, tmp_path):
+@pytest.mark.parametrize("change, named", [
+    (lambda files, folder: files.update({f"{folder}/configs/x.json": b"{}"}), "Extra files .*configs/x.json"),
+    (lambda files, folder: files.update({f"{folder}/.git/config": b"[core]"}), "Extra files .*.git/config"),
+    (lambda files, folder: files.pop(f"{folder}/docs/README.md"), "Missing files .*docs/README.md"),
+])
+def test_added_git_or_removed_file_refused(signed, keys, tmp_path, change, named):
+    """The library's defaults would skip .git paths and could accept unsigned files: both are switched off."""
     signed_zip, _, folder = signed
-    bad = rewrite_zip(signed_zip, tmp_path / "bad.zip", lambda files: files.update({f"{folder}/configs/x.json": b"{}"}))
-    with pytest.raises(UserError, match="configs/x.json is not listed"):
+    bad = rewrite_zip(signed_zip, tmp_path / "bad.zip", lambda files: change(files, folder))
+    with pytest.raises(UserError, match=f"does not match its signature .altered after signing: {named}"):
         verify_bundle(bad, trusted_keys=[keys / "sender" / "signing-key.pub.pem"])
+
+
+def test_the_signature_is_an_openssf_model_signature_that_the_library_verifies(signed, keys, tmp_path):
+    """What a receiver without msmonai runs: model_signing's own verifier on the extracted folder."""
+    import zipfile
+
+    from model_signing import hashing, verifying
+
+    signed_zip, _, folder = signed
+    with zipfile.ZipFile(signed_zip) as zf:
+        zf.extractall(tmp_path)
+    (verifying.Config().use_elliptic_key_verifier(public_key=keys / "sender" / "signing-key.pub.pem")
+     .set_hashing_config(hashing.Config().set_ignored_paths(paths=["model.sig"], ignore_git_paths=False))
+     .set_ignore_unsigned_files(False).verify(tmp_path / folder, tmp_path / folder / "model.sig"))
+
+
+def test_a_bundle_signed_in_the_earlier_format_is_refused_with_the_reason(signed, keys, tmp_path):
+    _, unsigned_zip, folder = signed
+    legacy = rewrite_zip(unsigned_zip, tmp_path / "legacy.zip",
+                         lambda files: files.update({f"{folder}/SHA256SUMS.sig": b"{}"}))
+    with pytest.raises(UserError, match=r"signed in msmonai's earlier format \(SHA256SUMS.sig\); ask the sender"):
+        verify_bundle(legacy, trusted_keys=[keys / "sender" / "signing-key.pub.pem"])
 
 
 def test_code_injecting_config_refused_by_the_audit_even_with_matching_sums(signed, tmp_path, capsys):
