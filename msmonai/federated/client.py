@@ -99,7 +99,8 @@ def train_rounds(site: str, args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--bundle", required=True, help="bundle folder (relative: to this script's folder, the job's custom folder)")
+    parser.add_argument("--bundle", required=True,
+                        help="bundle folder (relative: to this script's folder, the job's custom folder)")
     parser.add_argument("--datalist", help=f"the site's datalist (default: ${DATALIST_ENV})")
     parser.add_argument("--local-epochs", type=int, default=1)
     parser.add_argument("--overlay", action="append", default=[], help="bundle-relative config read after train.json")

@@ -141,7 +141,8 @@ def simulate(bundle_dir: str | os.PathLike, sites: Sequence[str | os.PathLike], 
         try:
             recipe.execute(SimEnv(clients=list(datalists), workspace_root=str(out / "workspace")))
         except RuntimeError as err:
-            raise UserError(_site_error(out / "workspace" / recipe.name) or f"federated simulation failed: {err}") from err
+            failed = _site_error(out / "workspace" / recipe.name)
+            raise UserError(failed or f"federated simulation failed: {err}") from err
     job = out / "workspace" / recipe.name
     site_error = _site_error(job)
     if site_error:
@@ -180,8 +181,6 @@ def _collect_models(job: Path, out: Path) -> None:
         saved = torch.load(source, map_location="cpu", weights_only=True)
         with atomic_path(out / target) as tmp:
             torch.save(saved.get("model", saved), tmp)
-
-
 
 
 def export_job(bundle_dir: str | os.PathLike, out: str | os.PathLike, rounds: int, local_epochs: int,

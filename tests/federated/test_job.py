@@ -35,7 +35,7 @@ def test_the_job_folder_carries_the_bundle_configs_and_the_site_script_but_no_we
     client = json.loads((job / "app" / "config" / "config_fed_client.json").read_text())
     command = client["executors"][0]["executor"]["args"]["command"]
     assert command[:3] == ["python3", "-u", "custom/client.py"]  # each site's own interpreter
-    assert "--datalist" not in command and "--local-epochs" in command and command[command.index("--local-epochs") + 1] == "2"
+    assert "--datalist" not in command and command[command.index("--local-epochs") + 1] == "2"
     (privacy,) = [f for group in client["task_result_filters"] for f in group["filters"]]
     assert privacy["path"].endswith("PercentilePrivacy") and privacy["args"]["percentile"] == 20
     server = json.loads((job / "app" / "config" / "config_fed_server.json").read_text())
