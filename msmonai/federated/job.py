@@ -8,6 +8,7 @@ best one, judged by the sites' validation ROC AUC of each global model they rece
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -16,7 +17,7 @@ import shutil
 import sys
 import tempfile
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Iterator, Mapping, Sequence
 
 import torch
 from monai.bundle import ConfigParser
@@ -139,7 +140,8 @@ def simulate(bundle_dir: str | os.PathLike, sites: Sequence[str | os.PathLike], 
                                overlays, overrides, datalists, python=sys.executable,
                                privacy_percentile=privacy_percentile)
         try:
-            recipe.execute(SimEnv(clients=list(datalists), workspace_root=str(out / "workspace")))
+            with _threads_per_site(len(datalists)):
+                recipe.execute(SimEnv(clients=list(datalists), workspace_root=str(out / "workspace")))
         except RuntimeError as err:
             failed = _site_error(out / "workspace" / recipe.name)
             raise UserError(failed or f"federated simulation failed: {err}") from err
@@ -157,6 +159,20 @@ def simulate(bundle_dir: str | os.PathLike, sites: Sequence[str | os.PathLike], 
             logger.warning("site %s sent no result for round(s) %s: left out of their averages; see %s", site,
                            ", ".join(map(str, missed)), job / site / "log.txt")
     return out
+
+
+@contextlib.contextmanager
+def _threads_per_site(n_sites: int) -> Iterator[None]:
+    """The simulated sites share this machine's cores: each site's process gets its share of intra-op threads
+    (``OMP_NUM_THREADS``, which the client processes inherit), unless the user set it."""
+    if "OMP_NUM_THREADS" in os.environ:
+        yield
+        return
+    os.environ["OMP_NUM_THREADS"] = str(max(1, len(os.sched_getaffinity(0)) // n_sites))
+    try:
+        yield
+    finally:
+        del os.environ["OMP_NUM_THREADS"]
 
 
 def _site_error(job: Path) -> str | None:
