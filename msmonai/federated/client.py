@@ -14,7 +14,9 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import sys
+import zipfile
 from pathlib import Path
 
 import nvflare.client as flare
@@ -54,6 +56,16 @@ def make_algo(bundle: Path, datalist: str, workdir: Path, local_epochs: int, ove
     )
 
 
+def unpack_bundle(archive: Path, into: Path) -> Path:
+    """The job's ``bundle.zip`` extracted into ``into`` (replaced). The bundle travels zipped: NVFlare rewrites the
+    JSON files of a job it deploys."""
+    if into.exists():
+        shutil.rmtree(into)
+    with zipfile.ZipFile(archive) as zf:
+        zf.extractall(into)
+    return into
+
+
 def run(args: argparse.Namespace) -> None:
     flare.init()
     site = flare.get_site_name()
@@ -72,8 +84,10 @@ def train_rounds(site: str, args: argparse.Namespace) -> None:
     datalist = args.datalist or os.environ.get(DATALIST_ENV)
     if not datalist:
         raise UserError(f"no datalist; set {DATALIST_ENV} to the site's datalist")
-    bundle = Path(args.bundle) if os.path.isabs(args.bundle) else Path(__file__).resolve().parent / args.bundle
     workdir = Path(args.workdir or Path.cwd() / "msmonai").resolve()
+    bundle = Path(args.bundle) if os.path.isabs(args.bundle) else Path(__file__).resolve().parent / args.bundle
+    if bundle.is_file():
+        bundle = unpack_bundle(bundle, workdir / "bundle")
     algo = make_algo(bundle, datalist, workdir, args.local_epochs, args.overlay, override_args(args.set))
     algo.initialize(extra={ExtraItems.CLIENT_NAME: site, ExtraItems.APP_ROOT: ""})
     parser = algo.train_workflow.parser
@@ -100,7 +114,7 @@ def train_rounds(site: str, args: argparse.Namespace) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--bundle", required=True,
-                        help="bundle folder (relative: to this script's folder, the job's custom folder)")
+                        help="bundle folder or the job's bundle.zip (relative: to this script's folder)")
     parser.add_argument("--datalist", help=f"the site's datalist (default: ${DATALIST_ENV})")
     parser.add_argument("--local-epochs", type=int, default=1)
     parser.add_argument("--overlay", action="append", default=[], help="bundle-relative config read after train.json")

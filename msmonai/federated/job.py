@@ -16,6 +16,7 @@ import shlex
 import shutil
 import sys
 import tempfile
+import zipfile
 from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
@@ -36,6 +37,7 @@ ROUNDS = "rounds.csv"
 ROUNDS_PLOT = "rounds.png"
 ROUND_METRICS = "round_metrics.jsonl"  # written by NVFlare's server
 BUNDLE_PARTS = ("configs", "docs", "LICENSE")
+BUNDLE_ARCHIVE = "bundle.zip"  # in the job's custom folder, next to client.py
 PRIVACY_GAMMA = 0.01  # PercentilePrivacy: largest change per training observation a site shares
 SITE_PYTHON = "python3"  # on the sites of a federation: the environment's own
 
@@ -53,26 +55,28 @@ def network_spec(bundle: Path, overlays: Sequence[str], overrides: Mapping[str, 
 
 
 def stage_bundle(bundle_dir: str | os.PathLike, stage: Path) -> Path:
-    """Copy what a site needs to ``stage`` (a folder outside ``sys.path``): ``client.py`` and the bundle's configs,
-    docs and LICENSE, never its ``models/`` or outputs. NVFlare copies a script that lies inside ``sys.path`` (an
-    installed msmonai) to a package path of the job while it runs ``custom/client.py``: a staged copy avoids that."""
+    """Write what a site needs to ``stage`` (a folder outside ``sys.path``): ``client.py`` and ``bundle.zip`` with the
+    bundle's configs, docs and LICENSE, never its ``models/`` or outputs. The bundle travels zipped because NVFlare
+    rewrites the JSON files of a job it deploys (``"validate#items"`` became a nested ``"validate"`` object that
+    replaced train.json's), and ``client.py`` is a copy because NVFlare copies a script inside ``sys.path`` (an
+    installed msmonai) to a package path of the job while it runs ``custom/client.py``. Returns ``stage``."""
     bundle = bundle_folder(bundle_dir)
-    for part in BUNDLE_PARTS:
-        source = bundle / part
-        if source.is_dir():
-            shutil.copytree(source, stage / part, dirs_exist_ok=True)
-        elif source.is_file():
-            shutil.copy2(source, stage / part)
+    with zipfile.ZipFile(stage / BUNDLE_ARCHIVE, "w") as zf:
+        for part in BUNDLE_PARTS:
+            source = bundle / part
+            for file in sorted(source.rglob("*")) if source.is_dir() else [source] if source.is_file() else []:
+                if file.is_file():
+                    zf.write(file, file.relative_to(bundle).as_posix())
     shutil.copy2(client.__file__, stage / CLIENT_SCRIPT)
     return stage
 
 
-def fedavg_recipe(staged_bundle: Path, rounds: int, local_epochs: int, min_clients: int,
+def fedavg_recipe(bundle_dir: str | os.PathLike, stage: Path, rounds: int, local_epochs: int, min_clients: int,
                   overlays: Sequence[str] = (), overrides: Mapping[str, object] | None = None,
                   site_datalists: Mapping[str, str] | None = None, name: str = "msmonai_fedavg",
                   python: str = SITE_PYTHON, privacy_percentile: float | None = None):
-    """NVFlare's PyTorch ``FedAvgRecipe`` for a bundle staged by :func:`stage_bundle`, which travels in the job
-    next to ``client.py`` (the job's ``custom`` folder).
+    """NVFlare's PyTorch ``FedAvgRecipe`` for a bundle staged by :func:`stage_bundle`: ``client.py`` and
+    ``bundle.zip`` travel in the job's ``custom`` folder.
 
     ``site_datalists`` (site name -> datalist path) gives each simulated site its datalist; without it, each site of
     a real federation reads its own from ``$MSMONAI_DATALIST``. ``python``: the interpreter each site runs
@@ -82,16 +86,15 @@ def fedavg_recipe(staged_bundle: Path, rounds: int, local_epochs: int, min_clien
     from nvflare.client.config import ExchangeFormat
     from nvflare.recipe.utils import set_per_site_config
 
-    bundle = bundle_folder(staged_bundle)
     overrides = dict(overrides or {})
-    args = ["--bundle", ".", "--local-epochs", str(local_epochs)]
+    args = ["--bundle", BUNDLE_ARCHIVE, "--local-epochs", str(local_epochs)]
     for key, value in overrides.items():  # KEY=VALUE as in `msmonai cv --set` (NVFlare reads {...} as its own)
         args += ["--set", f"{key}={value if isinstance(value, str) else json.dumps(value)}"]
     for overlay in overlays:
         args += ["--overlay", overlay]
     recipe = _resilient_recipe_class()(
-        name=name, model=network_spec(bundle, overlays, overrides), min_clients=min_clients, num_rounds=rounds,
-        train_script=str(bundle / CLIENT_SCRIPT), train_args=shlex.join(args), launch_external_process=True,
+        name=name, model=network_spec(bundle_folder(bundle_dir), overlays, overrides), min_clients=min_clients, num_rounds=rounds,
+        train_script=str(stage / CLIENT_SCRIPT), train_args=shlex.join(args), launch_external_process=True,
         command=shlex.join([python, "-u"]), server_expected_format=ExchangeFormat.PYTORCH,
         key_metric=client.KEY_METRIC, key_metric_mode="max", exclude_vars=EXCLUDED_FROM_AVERAGE,
     )
@@ -103,7 +106,7 @@ def fedavg_recipe(staged_bundle: Path, rounds: int, local_epochs: int, min_clien
 
         recipe.add_client_output_filter(PercentilePrivacy(percentile=privacy_percentile, gamma=PRIVACY_GAMMA),
                                         tasks=["train"])
-    recipe.add_client_file(str(bundle))
+    recipe.add_client_file(str(stage / BUNDLE_ARCHIVE))
     return recipe
 
 
@@ -136,7 +139,7 @@ def simulate(bundle_dir: str | os.PathLike, sites: Sequence[str | os.PathLike], 
         if not Path(path).is_file():
             raise UserError(f"{path}: site datalist not found")
     with tempfile.TemporaryDirectory() as stage:
-        recipe = fedavg_recipe(stage_bundle(bundle_dir, Path(stage)), rounds, local_epochs, len(datalists),
+        recipe = fedavg_recipe(bundle_dir, stage_bundle(bundle_dir, Path(stage)), rounds, local_epochs, len(datalists),
                                overlays, overrides, datalists, python=sys.executable,
                                privacy_percentile=privacy_percentile)
         try:
@@ -208,7 +211,7 @@ def export_job(bundle_dir: str | os.PathLike, out: str | os.PathLike, rounds: in
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out}: job folder exists and is not empty")
     with tempfile.TemporaryDirectory() as stage:
-        recipe = fedavg_recipe(stage_bundle(bundle_dir, Path(stage)), rounds, local_epochs, min_clients, overlays,
+        recipe = fedavg_recipe(bundle_dir, stage_bundle(bundle_dir, Path(stage)), rounds, local_epochs, min_clients, overlays,
                                overrides, name=out.name, privacy_percentile=privacy_percentile)
         recipe.export(str(out.parent))
     return out

@@ -6,6 +6,7 @@ import shutil
 import subprocess
 import sys
 import time
+import zipfile
 
 import pytest
 
@@ -30,11 +31,15 @@ def test_the_job_folder_carries_the_bundle_configs_and_the_site_script_but_no_we
     meta = json.loads((job / "meta.json").read_text())
     assert meta["min_clients"] == 3
     custom = job / "app" / "custom"
-    assert (custom / "client.py").is_file() and (custom / "configs" / "train.json").is_file()
-    assert not (custom / "models").exists() and not list(job.rglob("model.pt"))
+    assert sorted(p.name for p in custom.iterdir()) == ["bundle.zip", "client.py"]
+    with zipfile.ZipFile(custom / "bundle.zip") as zf:  # zipped: NVFlare rewrites the JSON files of a job
+        shipped = zf.namelist()
+        assert zf.read("configs/train.json") == (bundle / "configs" / "train.json").read_bytes()
+    assert "configs/evaluate.json" in shipped and not [n for n in shipped if n.startswith("models/")]
+    assert not list(job.rglob("model.pt"))
     client = json.loads((job / "app" / "config" / "config_fed_client.json").read_text())
     command = client["executors"][0]["executor"]["args"]["command"]
-    assert command[:3] == ["python3", "-u", "custom/client.py"]  # each site's own interpreter
+    assert command[:5] == ["python3", "-u", "custom/client.py", "--bundle", "bundle.zip"]  # each site's own python
     assert "--datalist" not in command and command[command.index("--local-epochs") + 1] == "2"
     (privacy,) = [f for group in client["task_result_filters"] for f in group["filters"]]
     assert privacy["path"].endswith("PercentilePrivacy") and privacy["args"]["percentile"] == 20
