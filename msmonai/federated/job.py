@@ -59,7 +59,8 @@ def stage_bundle(bundle_dir: str | os.PathLike, stage: Path) -> Path:
     bundle's configs, docs and LICENSE, never its ``models/`` or outputs. The bundle travels zipped because NVFlare
     rewrites the JSON files of a job it deploys (``"validate#items"`` became a nested ``"validate"`` object that
     replaced train.json's), and ``client.py`` is a copy because NVFlare copies a script inside ``sys.path`` (an
-    installed msmonai) to a package path of the job while it runs ``custom/client.py``. Returns ``stage``."""
+    installed msmonai) to a package path of the job while it runs ``custom/client.py`` (see
+    :func:`_outside_sys_path`). Returns ``stage``."""
     bundle = bundle_folder(bundle_dir)
     with zipfile.ZipFile(stage / BUNDLE_ARCHIVE, "w") as zf:
         for part in BUNDLE_PARTS:
@@ -143,7 +144,7 @@ def simulate(bundle_dir: str | os.PathLike, sites: Sequence[str | os.PathLike], 
                                overlays, overrides, datalists, python=sys.executable,
                                privacy_percentile=privacy_percentile)
         try:
-            with _threads_per_site(len(datalists)):
+            with _threads_per_site(len(datalists)), _outside_sys_path(Path(stage)):
                 recipe.execute(SimEnv(clients=list(datalists), workspace_root=str(out / "workspace")))
         except RuntimeError as err:
             failed = _site_error(out / "workspace" / recipe.name)
@@ -162,6 +163,19 @@ def simulate(bundle_dir: str | os.PathLike, sites: Sequence[str | os.PathLike], 
             logger.warning("site %s sent no result for round(s) %s: left out of their averages; see %s", site,
                            ", ".join(map(str, missed)), job / site / "log.txt")
     return out
+
+
+@contextlib.contextmanager
+def _outside_sys_path(stage: Path) -> Iterator[None]:
+    """Hide the ``sys.path`` entries that contain ``stage`` (``/tmp`` when a script there runs, the working directory
+    under ``python -m``) while NVFlare writes the job: it copies a script found inside ``sys.path`` to a package path
+    (``custom/tmpXXXX/client.py``) but runs ``custom/client.py``."""
+    saved = list(sys.path)
+    sys.path[:] = [entry for entry in saved if not stage.resolve().is_relative_to(Path(entry or os.curdir).resolve())]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
 
 
 @contextlib.contextmanager
@@ -213,5 +227,6 @@ def export_job(bundle_dir: str | os.PathLike, out: str | os.PathLike, rounds: in
     with tempfile.TemporaryDirectory() as stage:
         recipe = fedavg_recipe(bundle_dir, stage_bundle(bundle_dir, Path(stage)), rounds, local_epochs, min_clients, overlays,
                                overrides, name=out.name, privacy_percentile=privacy_percentile)
-        recipe.export(str(out.parent))
+        with _outside_sys_path(Path(stage)):
+            recipe.export(str(out.parent))
     return out

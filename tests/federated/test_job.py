@@ -5,6 +5,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import zipfile
 
@@ -18,7 +19,9 @@ from tests.bundles.conftest import REPO  # noqa: E402
 BUNDLE = REPO / "bundles" / "ms_activity_resnext3d"
 
 
-def test_the_job_folder_carries_the_bundle_configs_and_the_site_script_but_no_weights_or_site_paths(tmp_path, capsys):
+def test_the_job_folder_carries_the_bundle_configs_and_the_site_script_but_no_weights_or_site_paths(
+        tmp_path, capsys, monkeypatch):
+    monkeypatch.syspath_prepend(tempfile.gettempdir())  # as when a script in /tmp runs: the stage lies inside sys.path
     bundle = tmp_path / "bundle"
     shutil.copytree(BUNDLE / "configs", bundle / "configs")
     (bundle / "models").mkdir()
