@@ -4,8 +4,9 @@ The ``make demo`` cohort (40 patients), its manifest's fold 4 held out as the te
 ``msmonai federated split`` into 3 sites (4 folds each, fold 0 validates). ResNet3D with the CPU schedule
 (``configs/cpu_small.json``, with 40 epochs): centralised on all training patients (fold 0 validates); each site
 alone on its own datalist; FedAvg in NVFlare's simulator for 40 rounds of 1 local epoch (the same number of passes
-over each observation). Every model is scored on the same held-out patients by the bundle's evaluate workflow: ROC AUC and
-PR AUC with 95 % patient-bootstrap intervals. Tens of minutes on 2 cores: ``python -m bench.run --only 8``.
+over each observation). Every model is scored on the same held-out patients by the bundle's evaluate workflow:
+ROC AUC, PR AUC and F1 with 95 % patient-bootstrap intervals. About 12 minutes on 2 cores (``make bench-federated``,
+``python -m bench.run --only 8``; needs the ``.[federated]`` extra).
 """
 
 from __future__ import annotations

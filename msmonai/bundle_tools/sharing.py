@@ -5,10 +5,11 @@ The zip holds one folder named after the bundle with ``configs/``, ``docs/``, ``
 ``models/model.pt2`` and ``models/model.onnx`` (:mod:`msmonai.bundle_tools.portable_export`), ``meta_schema.json``
 (so metadata is checked offline), ``SHA256SUMS`` in ``sha256sum`` format (a receiver can also run
 ``sha256sum -c SHA256SUMS`` in the extracted folder) and, when signed, ``model.sig``, an OpenSSF model signature
-of every file (:mod:`msmonai.bundle_tools.signing`). Verification checks the signature against keys the receiver trusts, the
-sums, the metadata, the weights and the configs (:mod:`msmonai.bundle_tools.audit`) before anything runs. ``model.pt2``
-is trusted through the signature only: ``torch.export.load`` may unpickle its constants. Nothing else of the bundle
-folder is shared: ``eval/``, ``logs/``, caches and datalists may hold patient-derived data.
+of every file (:mod:`msmonai.bundle_tools.signing`). Verification checks the signature against keys the receiver
+trusts, the sums, the metadata, the weights and the configs (:mod:`msmonai.bundle_tools.audit`) before anything
+runs. ``model.pt2`` is trusted through the signature only: ``torch.export.load`` may unpickle its constants.
+Nothing else of the bundle folder is shared: ``eval/``, ``logs/``, caches and datalists may hold patient-derived
+data.
 """
 
 from __future__ import annotations

@@ -94,7 +94,8 @@ def fedavg_recipe(bundle_dir: str | os.PathLike, stage: Path, rounds: int, local
     for overlay in overlays:
         args += ["--overlay", overlay]
     recipe = _resilient_recipe_class()(
-        name=name, model=network_spec(bundle_folder(bundle_dir), overlays, overrides), min_clients=min_clients, num_rounds=rounds,
+        name=name, model=network_spec(bundle_folder(bundle_dir), overlays, overrides), min_clients=min_clients,
+        num_rounds=rounds,
         train_script=str(stage / CLIENT_SCRIPT), train_args=shlex.join(args), launch_external_process=True,
         command=shlex.join([python, "-u"]), server_expected_format=ExchangeFormat.PYTORCH,
         key_metric=client.KEY_METRIC, key_metric_mode="max", exclude_vars=EXCLUDED_FROM_AVERAGE,
@@ -225,8 +226,8 @@ def export_job(bundle_dir: str | os.PathLike, out: str | os.PathLike, rounds: in
     if out.exists() and any(out.iterdir()):
         raise UserError(f"{out}: job folder exists and is not empty")
     with tempfile.TemporaryDirectory() as stage:
-        recipe = fedavg_recipe(bundle_dir, stage_bundle(bundle_dir, Path(stage)), rounds, local_epochs, min_clients, overlays,
-                               overrides, name=out.name, privacy_percentile=privacy_percentile)
+        recipe = fedavg_recipe(bundle_dir, stage_bundle(bundle_dir, Path(stage)), rounds, local_epochs, min_clients,
+                               overlays, overrides, name=out.name, privacy_percentile=privacy_percentile)
         with _outside_sys_path(Path(stage)):
             recipe.export(str(out.parent))
     return out
