@@ -36,13 +36,14 @@ def _score(bundle: Path, datalist: Path, model: Path, out: Path) -> dict:
 
 
 def _train(bundle: Path, datalist: Path, out: Path) -> Path:
+    from msmonai.bundle_tools.layout import run_outputs
     from msmonai.bundle_tools.runner import run_bundle
 
-    run_bundle(bundle, "train", {"datalist": str(datalist), "ckpt_path": str(out / "models" / "model.pt"),
-                                 "log_dir": str(out / "logs"), "seed": SEED, "cache_dir": str(out.parent / "cache"),
-                                 "num_epochs": EPOCHS},
+    outputs = run_outputs(out)
+    run_bundle(bundle, "train", {"datalist": str(datalist), **outputs, "seed": SEED,
+                                 "cache_dir": str(out.parent / "cache"), "num_epochs": EPOCHS},
                log_file=out / "train.log", overlays=OVERLAYS)
-    return out / "models" / "model.pt"
+    return Path(outputs["ckpt_path"])
 
 
 def _figure(interval: dict) -> str:
@@ -51,6 +52,7 @@ def _figure(interval: dict) -> str:
 
 def measure_federated(work: Path) -> list[Row]:
     """One row per way of training: centralised, each site alone, federated."""
+    from msmonai.bundle_tools.layout import MODEL
     from msmonai.federated.job import simulate
     from msmonai.federated.sites import split_sites
 
@@ -71,7 +73,7 @@ def measure_federated(work: Path) -> list[Row]:
     started = time.perf_counter()
     fed = simulate(bundle, sites, EPOCHS, 1, out / "fedavg", OVERLAYS,
                    {"seed": SEED, "cache_dir": str(out / "cache")})
-    scores["federated (FedAvg)"] = _score(bundle, datalist, fed / "models" / "model.pt", out / "fedavg")
+    scores["federated (FedAvg)"] = _score(bundle, datalist, fed / MODEL, out / "fedavg")
     seconds["federated (FedAvg)"] = time.perf_counter() - started
 
     rows = []

@@ -98,10 +98,10 @@ def bundle_epochs(architecture: str) -> int:
 
 def train_on_gpu(architecture: str, datalist: Path, out: Path, epochs: int) -> dict:
     """Train the bundle for ``epochs`` in a child process while sampling the GPU; wall time and utilisation."""
+    from msmonai.bundle_tools.layout import run_outputs
     from msmonai.bundle_tools.runner import run_bundle
 
-    overrides = {"datalist": str(datalist), "ckpt_path": str(out / "models" / "model.pt"), "log_dir": str(out / "logs"),
-                 "output_dir": str(out / "eval"), "num_epochs": epochs}
+    overrides = {"datalist": str(datalist), **run_outputs(out), "num_epochs": epochs}
     with UtilisationSampler() as sampler:
         start = time.perf_counter()
         run_bundle(BUNDLES[architecture], "train", overrides, log_file=out / "train.log")

@@ -46,12 +46,12 @@ def peak_rss_of(command: Sequence[str], log_file: Path) -> int:
 
 def measure_peak_rss(architecture: str, cohort: Cohort, work: Path, runs: int = 2) -> Row:
     """Median over ``runs`` child processes of one training epoch (one largest batch + validation) at full size."""
+    from msmonai.bundle_tools.layout import run_outputs
     from msmonai.bundle_tools.runner import bundle_command
 
     out = work / f"memory_{architecture}"
     datalist = largest_batch_datalist(cohort, out / "datalist.json")
-    overrides = {"datalist": str(datalist), "ckpt_path": str(out / "models" / "model.pt"), "log_dir": str(out / "logs"),
-                 "output_dir": str(out / "eval"), "num_epochs": 1,
+    overrides = {"datalist": str(datalist), **run_outputs(out), "num_epochs": 1,
                  "class_weights": [1.0, 1.0]}  # the longest observations may all be quiet; memory does not depend on it
     command = bundle_command(BUNDLES[architecture], "train", overrides)
     peaks = [peak_rss_of(command, out / f"train_{run}.log") for run in range(runs)]

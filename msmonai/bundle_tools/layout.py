@@ -35,6 +35,13 @@ def bundle_folder(bundle_dir: str | os.PathLike) -> Path:
     return bundle
 
 
+def run_outputs(folder: str | os.PathLike) -> dict[str, str]:
+    """The overrides that send everything one run of a workflow writes (selected weights, the resumable checkpoint
+    beside them, logs, evaluation outputs) under ``folder`` instead of the bundle folder."""
+    folder = Path(folder)
+    return {"ckpt_path": str(folder / MODEL), "log_dir": str(folder / "logs"), "output_dir": str(folder / "eval")}
+
+
 def config_files(bundle: Path, workflow: str, overlays: Sequence[str] = ()) -> list[str]:
     """Absolute config files of ``workflow``, with ``overlays`` (bundle-relative) read right after its first file
     (``train.json``, or ``inference.json``). Overlays set top-level ids only: a nested id would land inside a macro

@@ -26,7 +26,7 @@ from monai.fl.utils.constants import ExtraItems, WeightType
 from monai.fl.utils.exchange_object import ExchangeObject
 from nvflare.apis.fl_constant import FLMetaKey
 
-from msmonai.bundle_tools.layout import config_files
+from msmonai.bundle_tools.layout import config_files, run_outputs
 from msmonai.bundle_tools.runner import override_args
 from msmonai.errors import UserError, user_error_in
 
@@ -35,17 +35,11 @@ KEY_METRIC = "val_auc"  # the bundles' validation metric (validate#key_metric)
 ERROR_PREFIX = "msmonai federated client: error: "
 
 
-def site_overrides(datalist: str, workdir: Path, overrides: dict) -> dict:
-    """The bundle overrides of one site: its datalist, and every file the workflow writes under ``workdir``."""
-    return {**overrides, "datalist": datalist, "ckpt_path": str(workdir / "models" / "model.pt"),
-            "log_dir": str(workdir / "logs"), "output_dir": str(workdir / "eval")}
-
-
 def make_algo(bundle: Path, datalist: str, workdir: Path, local_epochs: int, overlays: list[str],
               overrides: dict) -> MonaiAlgo:
     """``MonaiAlgo`` over the bundle's train workflow (with ``overlays``) and its evaluate workflow on the
     validation fold, without the handlers that load or write the bundle's own model files."""
-    train = site_overrides(datalist, workdir, overrides)
+    train = {**overrides, "datalist": datalist, **run_outputs(workdir)}
     evaluate = {**train, "eval_split": "val",
                 "validate#handlers": [{"_target_": "StatsHandler", "iteration_log": False}]}
     return MonaiAlgo(
