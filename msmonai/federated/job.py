@@ -203,15 +203,19 @@ def _site_error(job: Path) -> str | None:
 
 
 def _collect_models(job: Path, out: Path) -> None:
-    """The server's best and last global models, as plain state_dicts the bundle's workflows load."""
+    """The server's best and last global models, as plain state_dicts the bundle's workflows load. NVFlare writes no
+    best model after a single round (the sites have only judged the initial model): the last one stands in, with a
+    warning."""
     from nvflare.app_common.app_constant import DefaultCheckpointFileName
 
     server = job / "server" / "simulate_job" / "app_server"
-    for name, target in ((DefaultCheckpointFileName.BEST_GLOBAL_MODEL, MODEL),
-                         (DefaultCheckpointFileName.GLOBAL_MODEL, FINAL_MODEL)):
-        source = server / name
-        if not source.is_file():
-            raise UserError(f"{source}: the server wrote no global model; see {job / 'server'} for its log")
+    final, best = server / DefaultCheckpointFileName.GLOBAL_MODEL, server / DefaultCheckpointFileName.BEST_GLOBAL_MODEL
+    if not final.is_file():
+        raise UserError(f"{final}: the server wrote no global model; see {job / 'server'} for its log")
+    if not best.is_file():
+        logger.warning("the server chose no best global model (one round judges only the initial model): %s is "
+                       "the last global model", out / MODEL)
+    for source, target in ((best if best.is_file() else final, MODEL), (final, FINAL_MODEL)):
         saved = torch.load(source, map_location="cpu", weights_only=True)
         with atomic_path(out / target) as tmp:
             torch.save(saved.get("model", saved), tmp)

@@ -116,3 +116,24 @@ def test_a_site_killed_mid_run_is_left_out_of_the_later_rounds_and_named(tmp_pat
     assert ["2", "site-3"] not in rounds
     assert re.search(r"site site-3 sent no result for round\(s\) [0-9, ]*2: left out of their averages", stderr)
     assert stdout.strip().splitlines()[-1].startswith("global model: ")
+
+
+def test_one_round_with_an_on_disk_cache_at_each_site(tmp_path, caplog):
+    """A single round leaves NVFlare without a best global model: the last one stands in, said so. A relative
+    cache_dir lands in each site's own run folder, where the evaluate workflow reads what training decoded."""
+    from tests.cohort import write_tiny_cohort
+    from msmonai.federated.sites import split_sites
+
+    sites = split_sites(write_tiny_cohort(tmp_path / "cohort", n_patients=16), 2, tmp_path / "sites", n_folds=3)
+    out = tmp_path / "out"
+    assert main(["federated", "simulate", "--bundle", str(REPO / "bundles" / "ms_activity_resnet3d"), "--sites",
+                 *map(str, sites), "--rounds", "1", "--out", str(out), "--set", "spatial_size=[6,32,32]",
+                 "--set", "channels=[4,8,8,16]", "--set", "cache_dir=msmonai/cache"]) == 0
+    assert "the server chose no best global model" in caplog.text
+    import torch
+
+    best, final = (torch.load(out / "models" / name, weights_only=True) for name in ("model.pt", "model_final.pt"))
+    assert all(torch.equal(best[k], final[k]) for k in final)
+    for site in ("site-1", "site-2"):
+        cached = list(out.glob(f"workspace/*/{site}/simulate_job/app_{site}/msmonai/cache/*.pt"))
+        assert len(cached) == 12  # 4 patients x 3 visits of the site, each decoded once
