@@ -95,6 +95,15 @@ def test_slice_count_and_constant_volumes_are_kept():
     assert torch.allclose(up, torch.full_like(up, 7.0))
 
 
+def test_resizing_a_few_slices_per_call_changes_no_value():
+    """Several channels and a slice count that is not a multiple of the chunk: equal to one call over all slices."""
+    image = torch.rand(2, ResizeSlices.SLICES_PER_CALL * 2 + 3, 300, 200) * 1000
+    out = ResizeSlices((OUT, 96))(image)
+    whole = torch.nn.functional.interpolate(image.reshape(-1, 1, 300, 200), size=(OUT, 96), mode="bilinear",
+                                            antialias=True, align_corners=False).reshape(2, -1, OUT, 96)
+    assert torch.equal(out, whole)
+
+
 def test_affine_keeps_the_field_of_view():
     affine = torch.tensor([[0.47, 0, 0, -120.0], [0, 0.47, 0, -100.0], [0, 0, 3.0, 10.0], [0, 0, 0, 1]],
                           dtype=torch.float64)
