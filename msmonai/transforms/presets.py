@@ -7,7 +7,10 @@ scan to [0, 255], standardise the slice count to D (symmetric zero padding or re
 
 from __future__ import annotations
 
-from typing import Sequence
+import contextlib
+import logging
+import warnings
+from typing import Iterator, Sequence
 
 import torch
 from monai.transforms import Compose, EnsureTyped, LoadImaged, ScaleIntensityd
@@ -35,7 +38,8 @@ def preprocessing_transforms(
     if load:
         from msmonai.io import DicomSeriesReader
 
-        steps.append(LoadImaged(keys, reader=DicomSeriesReader(), image_only=True, ensure_channel_first=True))
+        with _without_gpu_decoder_notices():
+            steps.append(LoadImaged(keys, reader=DicomSeriesReader(), image_only=True, ensure_channel_first=True))
     # resizing first: the scaling then runs on 128^2 slices instead of 512^2 (it is affine and the resize's weights sum
     # to 1, so only the minimum and maximum it scales by come from the resized slices); zero slices pad after scaling
     steps += [
@@ -46,3 +50,19 @@ def preprocessing_transforms(
         EnsureTyped(keys, dtype=torch.float32),
     ]
     return Compose(steps)
+
+
+@contextlib.contextmanager
+def _without_gpu_decoder_notices() -> Iterator[None]:
+    """Silence what MONAI (1.6) says on every ``LoadImage`` without a GPU image codec: it builds all its default readers
+    as fallbacks, and its nvImageCodec DICOM reader warns twice that the codec is missing. Our reader never falls back
+    to them (:class:`msmonai.io.DicomSeriesReader`), so the notices only cluttered every command's output."""
+    plugin_log = logging.getLogger("monai.data.nvimgcodec_pydicom_plugin")
+    level = plugin_log.level
+    plugin_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="NvImgCodecPydicomReader", category=UserWarning)
+            yield
+    finally:
+        plugin_log.setLevel(level)
