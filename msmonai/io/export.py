@@ -3,6 +3,9 @@ the written volumes.
 
 File names and the index hold only the pseudonymous patient key, the study date and UIDs of the series:
 no PatientID, name, birth date, accession number or institution.
+
+This module imports nothing heavy, so that the workers fork before the caller imports pydicom and nibabel: the workers
+import what they need (:func:`_start_worker`) while the caller scans the archive.
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from typing import Callable, Iterator, Sequence
 from msmonai.errors import UserError, root_cause
 from msmonai.fileio import write_text
 from msmonai.io.model import Study
-from msmonai.io.nifti import write_nifti
 
 INDEX_NAME = "index.csv"
 INDEX_COLUMNS = ("patient_key", "study_date", "series_uid", "file", "original_slices")
@@ -102,6 +104,8 @@ def _export(job: ExportJob, transform: Callable[[dict], dict]) -> UserError | No
         if isinstance(cause, UserError):
             return cause
         raise
+    from msmonai.io.nifti import write_nifti  # imported by _start_worker already
+
     write_nifti(image, image.affine, job.target)
     return None
 
@@ -110,10 +114,12 @@ _worker_transform: Callable[[dict], dict] | None = None
 
 
 def _start_worker(transform_factory: Callable[[], Callable[[dict], dict]]) -> None:
-    """Initializer of a worker process: the transform built once, one intra-op thread."""
+    """Initializer of a worker process: the transform built once, the NIfTI writer imported, one intra-op thread."""
     global _worker_transform
     _worker_transform = transform_factory()
     import torch  # imported by the transform already
+
+    import msmonai.io.nifti  # noqa: F401
 
     torch.set_num_threads(1)
 
