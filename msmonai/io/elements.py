@@ -36,6 +36,25 @@ def numbers(ds: Dataset, keyword: str) -> tuple[float, ...]:
     return tuple(float(v) for v in text(ds, keyword).split("\\"))
 
 
+def codes(ds: Dataset, keyword: str) -> tuple[str, ...]:
+    """The values of a code string (CS) element, each stripped, empty ones dropped; () when absent or empty."""
+    return tuple(value for value in (v.strip() for v in text(ds, keyword).split("\\")) if value)
+
+
+def optional_number(ds: Dataset, keyword: str) -> float | None:
+    """The value of a single-valued DS or IS element; None when absent, empty, several values or not a number."""
+    try:
+        return float(text(ds, keyword))
+    except ValueError:
+        return None
+
+
+def optional_integer(ds: Dataset, keyword: str) -> int | None:
+    """The value of a single-valued IS element ("5" or "5.0", as pydicom reads it); None otherwise."""
+    number = optional_number(ds, keyword)
+    return int(number) if number is not None and number.is_integer() else None
+
+
 def unsigned(ds: Dataset, keyword: str) -> int | None:
     """The value of a single-valued US element; None when absent or empty.
 

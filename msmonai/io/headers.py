@@ -2,8 +2,9 @@
 
 Scanning reads headers only: ``pydicom.dcmread(defer_size=...)`` parses every element but leaves large values
 (the pixel data) on disk, which also tells where the pixel data ends, so truncated files are caught without
-decoding anything. The checks and the geometry read raw element bytes (:mod:`msmonai.io.elements`); the
-reader, which needs only a :class:`SlicePlacement`, converts nothing else.
+decoding anything. The checks, the geometry, the codes and the times read raw element bytes
+(:mod:`msmonai.io.elements`); only the LO strings (patient ID, descriptions) go through pydicom's conversion, for
+their character set. The reader, which needs only a :class:`SlicePlacement`, converts nothing else.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pydicom.pixels import get_decoder
 from pydicom.uid import UID
 
 from msmonai.io.classify import Acquisition
-from msmonai.io.elements import numbers, text, unsigned
+from msmonai.io.elements import codes, numbers, optional_integer, optional_number, text, unsigned
 
 HEADER_DEFER_BYTES = 1024  # element values larger than this stay on disk while scanning
 PIXEL_DATA_TAG = 0x7FE00010
@@ -133,20 +134,20 @@ def header_from_dataset(ds: Dataset, path: Path) -> SliceHeader:
     placement = placement_from_dataset(ds, path)
     return SliceHeader(
         **vars(placement),
-        patient_id=sys.intern(str(ds.PatientID).strip()),
+        patient_id=sys.intern(str(ds.PatientID).strip()),  # the LO values go through pydicom, for their character set
         study_uid=sys.intern(text(ds, "StudyInstanceUID")),
-        study_date=_parse_date(ds.get("StudyDate")),
-        series_number=_optional_int(ds.get("SeriesNumber")),
+        study_date=_parse_date(text(ds, "StudyDate")),
+        series_number=optional_integer(ds, "SeriesNumber"),
         sop_uid=text(ds, "SOPInstanceUID"),
         acquisition=Acquisition(
             description=str(ds.get("SeriesDescription", "") or ""),
             protocol=str(ds.get("ProtocolName", "") or ""),
-            image_type=_strings(ds.get("ImageType")),
-            scanning_sequence=_strings(ds.get("ScanningSequence")),
-            sequence_variant=_strings(ds.get("SequenceVariant")),
-            tr=_optional_float(ds.get("RepetitionTime")),
-            te=_optional_float(ds.get("EchoTime")),
-            ti=_optional_float(ds.get("InversionTime")),
+            image_type=codes(ds, "ImageType"),
+            scanning_sequence=codes(ds, "ScanningSequence"),
+            sequence_variant=codes(ds, "SequenceVariant"),
+            tr=optional_number(ds, "RepetitionTime"),
+            te=optional_number(ds, "EchoTime"),
+            ti=optional_number(ds, "InversionTime"),
             contrast_agent=str(ds.get("ContrastBolusAgent", "") or ""),
         ),
     )
@@ -214,27 +215,8 @@ def one_line(err: BaseException) -> str:
     return " ".join(str(err).split()) or type(err).__name__
 
 
-def _strings(value) -> tuple[str, ...]:
-    values = [] if value is None else [value] if isinstance(value, str) else list(value)
-    return tuple(text for text in (str(v).strip() for v in values) if text)
-
-
-def _optional_float(value) -> float | None:
+def _parse_date(value: str) -> datetime.date | None:
     try:
-        return float(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _optional_int(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
-
-
-def _parse_date(value) -> datetime.date | None:
-    try:
-        return datetime.datetime.strptime(str(value).strip(), "%Y%m%d").date()
+        return datetime.datetime.strptime(value.strip(), "%Y%m%d").date()
     except ValueError:
         return None
