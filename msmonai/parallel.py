@@ -1,11 +1,13 @@
-"""Work spread over processes, one core each: the cores available, and a map over forked worker processes."""
+"""Work spread over processes, one core each: the cores available, a map over forked worker processes, and a pool of
+forked helpers."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 from concurrent.futures import ProcessPoolExecutor
-from typing import Callable, Iterable, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -34,6 +36,17 @@ def parallel_map(task: Callable[[Item], Result], items: Iterable[Item], workers:
             return list(pool.map(_run, items))
     finally:
         _TASK = None
+
+
+@contextlib.contextmanager
+def forked_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
+    """``workers`` processes forked from this one, which start in milliseconds since they import nothing; None where
+    ``fork`` is unavailable. Shut down (waiting for their tasks) on leaving."""
+    if "fork" not in multiprocessing.get_all_start_methods():
+        yield None
+        return
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        yield pool
 
 
 def _one_thread() -> None:

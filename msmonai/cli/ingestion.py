@@ -67,8 +67,8 @@ def run_inspect(args: argparse.Namespace) -> int:
 def run_preprocess(args: argparse.Namespace) -> int:
     """Preprocess each study's T1 series to ``args.out``; 1 when no volume was written.
 
-    The workers start first and import torch and MONAI while this process scans headers (pydicom only); once
-    ready, they read headers too.
+    The workers' imports start first, in the process they will fork from, while this process and as many forked
+    helpers (pydicom only) scan the headers.
     """
     from msmonai.constants import DEFAULT_SPATIAL_SIZE
     from msmonai.errors import UserError
@@ -77,15 +77,17 @@ def run_preprocess(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UserError(f"--workers must be at least 1, got {args.workers}")
     preset = functools.partial(_preset, tuple(args.spatial_size or DEFAULT_SPATIAL_SIZE))
-    with StudyExporter(preset, args.workers) as exporter:  # first: the workers' imports take the longest
+    with StudyExporter(preset, args.workers, preload=WORKER_IMPORTS) as exporter:
         from tqdm import tqdm
 
         from msmonai.data.pseudonym import load_or_create_secret, pseudonym
         from msmonai.io.export import plan_exports, write_index
         from msmonai.io.scan import scan_dicom
+        from msmonai.parallel import forked_pool
 
         secret = load_or_create_secret(args.secret_file)
-        result = scan_dicom(args.root, progress=not args.quiet, helpers=exporter.pool)
+        with forked_pool(args.workers) as helpers:
+            result = scan_dicom(args.root, progress=not args.quiet, helpers=helpers)
         for problem in result.problems:
             print(f"msmonai preprocess: {problem.path}: {problem.reason}", file=sys.stderr)
         studies = [(study, pseudonym(study.patient_id, secret)) for study in result.studies if study.t1 is not None]
@@ -103,26 +105,13 @@ def run_preprocess(args: argparse.Namespace) -> int:
     return 0 if rows else 1
 
 
-# MONAI's package import loads every submodule and, through them, every optional dependency that is installed. These
-# took 1.6 s of the 2.8 s a preprocess worker needed to import MONAI on 2 cores (docs/performance.md); the preset
-# uses none of them (its reader is msmonai's own, the NIfTI writer nibabel).
-NOT_NEEDED_BY_THE_PRESET = (
-    "ignite", "matplotlib", "pandas", "scipy", "tensorboard",  # 1.3 s, measured in stop 20
-    "itk", "requests", "jsonschema", "yaml", "filelock", "psutil", "sklearn",  # 0.2 s more, measured in stop 23
-)
+# what the process the workers fork from imports, in this order (msmonai.lean_monai before MONAI)
+WORKER_IMPORTS = ("msmonai.lean_monai", "msmonai.transforms", "msmonai.io.nifti", "msmonai.io.scan")
 
 
 def _preset(spatial_size: tuple[int, int, int]):
-    """The preprocessing preset at ``spatial_size``, built in each worker of ``preprocess`` (picklable by name).
-
-    A worker is a process of its own: after torch (whose own imports stay untouched), and before MONAI is imported,
-    :data:`NOT_NEEDED_BY_THE_PRESET` are marked as not installed, which MONAI's optional imports accept. Modules
-    already imported (a worker forked from a process that has them) are left alone.
-    """
-    import torch  # noqa: F401
-
-    for name in NOT_NEEDED_BY_THE_PRESET:
-        sys.modules.setdefault(name, None)
+    """The preprocessing preset at ``spatial_size``, built in each worker of ``preprocess`` (picklable by name)."""
+    import msmonai.lean_monai  # noqa: F401  (imported already, unless the worker is a new interpreter)
     from msmonai.transforms import preprocessing_transforms
 
     return preprocessing_transforms(spatial_size=spatial_size)

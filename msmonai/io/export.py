@@ -4,8 +4,7 @@ the written volumes.
 File names and the index hold only the pseudonymous patient key, the study date and UIDs of the series:
 no PatientID, name, birth date, accession number or institution.
 
-This module imports nothing heavy, so that the workers fork before the caller imports pydicom and nibabel: the workers
-import what they need (:func:`_start_worker`) while the caller scans the archive.
+This module imports nothing heavy: the workers' imports happen in the process they fork from (:class:`StudyExporter`).
 """
 
 from __future__ import annotations
@@ -66,32 +65,46 @@ def plan_exports(studies: Sequence[tuple[Study, str]], out_dir: str | os.PathLik
 class StudyExporter:
     """Worker processes that preprocess studies and write their NIfTI files, ``workers`` studies at a time.
 
-    Started before the archive is scanned: each worker builds the transform once (``transform_factory()``, which
-    imports torch and MONAI, several seconds) while the caller scans headers, so that the imports overlap the scan;
-    ``pool`` also takes other work (``scan_dicom(..., helpers=exporter.pool)``). Each worker runs one intra-op
-    thread, so N workers use N cores. Use as a context manager.
+    The imports of the transform (torch and MONAI, seconds) happen once, as the exporter is made: the modules
+    ``preload`` names are imported by the process the workers will fork from (multiprocessing's forkserver), while
+    the caller goes on (e.g. scans the archive). The workers fork from it at the first :meth:`run`, each builds the
+    transform once (``transform_factory()``) and runs one intra-op thread, so N workers use N cores. Where there is no
+    forkserver, each worker is a new interpreter that imports everything itself. Use as a context manager.
     """
 
-    def __init__(self, transform_factory: Callable[[], Callable[[dict], dict]], workers: int = 1) -> None:
+    def __init__(self, transform_factory: Callable[[], Callable[[dict], dict]], workers: int = 1,
+                 preload: Sequence[str] = ()) -> None:
         if workers < 1:
             raise ValueError(f"workers must be >= 1, got {workers}")
-        context = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn")
-        self.pool = ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker,
-                                        initargs=(transform_factory,))
-        self.pool.submit(int)  # the first task starts every worker (and its imports) now
+        if "forkserver" in multiprocessing.get_all_start_methods():
+            from multiprocessing import forkserver
+
+            self._context = multiprocessing.get_context("forkserver")
+            self._context.set_forkserver_preload(list(preload))
+            forkserver.ensure_running()  # starts the server, which imports ``preload`` now
+        else:
+            self._context = multiprocessing.get_context("spawn")
+        self._factory, self._workers = transform_factory, workers
+        self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> "StudyExporter":
         return self
 
     def __exit__(self, *exc) -> None:
-        self.pool.shutdown(cancel_futures=True)
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
 
     def run(self, jobs: Sequence[ExportJob]) -> Iterator[tuple[ExportJob, UserError | None]]:
         """Preprocess and write each job; yields ``(job, None)`` or ``(job, error)`` in the order of ``jobs``.
 
         Errors the user can fix (unreadable or corrupt series) are yielded, any other exception is raised.
         """
-        yield from zip(jobs, self.pool.map(_export_in_worker, jobs))
+        if not jobs:
+            return
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(min(self._workers, len(jobs)), mp_context=self._context,
+                                             initializer=_start_worker, initargs=(self._factory,))
+        yield from zip(jobs, self._pool.map(_export_in_worker, jobs))
 
 
 def _export(job: ExportJob, transform: Callable[[dict], dict]) -> UserError | None:
@@ -104,7 +117,7 @@ def _export(job: ExportJob, transform: Callable[[dict], dict]) -> UserError | No
         if isinstance(cause, UserError):
             return cause
         raise
-    from msmonai.io.nifti import write_nifti  # imported by _start_worker already
+    from msmonai.io.nifti import write_nifti  # imported by the process the worker forked from, as a rule
 
     write_nifti(image, image.affine, job.target)
     return None
@@ -114,12 +127,10 @@ _worker_transform: Callable[[dict], dict] | None = None
 
 
 def _start_worker(transform_factory: Callable[[], Callable[[dict], dict]]) -> None:
-    """Initializer of a worker process: the transform built once, the NIfTI writer imported, one intra-op thread."""
+    """Initializer of a worker process: the transform built once, one intra-op thread."""
     global _worker_transform
     _worker_transform = transform_factory()
     import torch  # imported by the transform already
-
-    import msmonai.io.nifti  # noqa: F401
 
     torch.set_num_threads(1)
 
