@@ -27,25 +27,25 @@ def parallel_map(task: Callable[[Item], Result], items: Iterable[Item], workers:
     ``workers`` cores. A task's exception is raised here. Where ``fork`` is unavailable, it runs in this process.
     """
     global _TASK
-    if workers <= 1 or "fork" not in multiprocessing.get_all_start_methods():
+    if workers <= 1:
         return list(map(task, items))
     _TASK = task
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                 initializer=_one_thread) as pool:
-            return list(pool.map(_run, items))
+        with forked_pool(workers, initializer=_one_thread) as pool:
+            return list(map(task, items)) if pool is None else list(pool.map(_run, items))
     finally:
         _TASK = None
 
 
 @contextlib.contextmanager
-def forked_pool(workers: int) -> Iterator[ProcessPoolExecutor | None]:
-    """``workers`` processes forked from this one, which start in milliseconds since they import nothing; None where
-    ``fork`` is unavailable. Shut down (waiting for their tasks) on leaving."""
+def forked_pool(workers: int, initializer: Callable[[], None] | None = None) -> Iterator[ProcessPoolExecutor | None]:
+    """``workers`` processes forked from this one (each running ``initializer`` first), which start in milliseconds
+    since they have everything this process imported; None where ``fork`` is unavailable. Shut down (waiting for
+    their tasks) on leaving."""
     if "fork" not in multiprocessing.get_all_start_methods():
         yield None
         return
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"), initializer=initializer) as pool:
         yield pool
 
 
