@@ -105,7 +105,7 @@ def run_preprocess(args: argparse.Namespace) -> int:
 
 
 # what the process the workers fork from imports, in this order (msmonai.lean_monai before MONAI)
-WORKER_IMPORTS = ("msmonai.lean_monai", "msmonai.transforms", "msmonai.io.nifti", "msmonai.io.scan")
+WORKER_IMPORTS = ("msmonai.lean_monai", "msmonai.transforms", "msmonai.io.nifti")
 
 
 def _preset(spatial_size: tuple[int, int, int]):
