@@ -95,9 +95,8 @@ def fedavg_recipe(bundle_dir: str | os.PathLike, stage: Path, rounds: int, local
         args += ["--overlay", overlay]
     recipe = _resilient_recipe_class()(
         name=name, model=network_spec(bundle_folder(bundle_dir), overlays, overrides), min_clients=min_clients,
-        num_rounds=rounds,
-        train_script=str(stage / CLIENT_SCRIPT), train_args=shlex.join(args), launch_external_process=True,
-        command=shlex.join([python, "-u"]), server_expected_format=ExchangeFormat.PYTORCH,
+        num_rounds=rounds, train_script=str(stage / CLIENT_SCRIPT), train_args=shlex.join(args),
+        launch_external_process=True, command=shlex.join([python, "-u"]), server_expected_format=ExchangeFormat.PYTORCH,
         key_metric=client.KEY_METRIC, key_metric_mode="max", exclude_vars=EXCLUDED_FROM_AVERAGE,
     )
     if site_datalists:
