@@ -5,14 +5,18 @@ matter, ellipsoidal white-matter lesions) made to demonstrate and test the pipel
 
 Coordinates are millimetres in the patient frame (DICOM LPS): x to the patient's left, y posterior,
 z superior, origin at the head centre. Volumes are rendered on any grid of coordinate arrays, so the
-same patient can be drawn with different slice counts, matrices and orientations.
+same patient can be drawn with different slice counts, matrices and orientations, and with the head in
+another :class:`Pose` in a scanner frame that stays put (:func:`render_posed`).
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, replace
 
 import numpy as np
+from scipy.ndimage import affine_transform
+from scipy.spatial.transform import Rotation
 
 # Relative signal of each tissue per contrast (T1: white > grey > CSF, lesions hypointense "black holes";
 # T2: CSF bright, lesions hyperintense). Layer depths below the scalp surface are in millimetres.
@@ -27,8 +31,9 @@ SCALP_MM, SKULL_MM, CSF_MM, CORTEX_MM = 5.0, 6.0, 3.0, 4.0
 class Lesion:
     """One white-matter lesion: an ellipsoid with ``radii`` (mm, x y z) at ``centre`` (mm, x y z).
 
-    ``contrast`` is the fraction of the full lesion signal it shows (1 = a fresh "black hole" in T1; chronic lesions
-    partly recover and sit between white matter and the full lesion signal).
+    ``contrast`` is the fraction of the full T1 hypointensity it shows (1 = a dark "black hole"; lesions that recover
+    sit between white matter and the full lesion signal, near 0 = T1-isointense). On T2 every lesion is fully
+    hyperintense: the T2 lesion persists while the T1 hypointensity recovers.
     """
 
     centre: tuple[float, float, float]
@@ -59,6 +64,20 @@ class Anatomy:
     folding: tuple[float, float, float, float]
 
 
+@dataclass(frozen=True)
+class Pose:
+    """Where the head lies in the scanner: its point ``q`` (phantom frame, mm) is at ``R q + t``, with ``R`` the rotation
+    by ``rotation_deg`` about the x, then the y, then the z axis through the head centre (degrees) and ``t`` =
+    ``translation_mm`` (mm, x y z). The default is the phantom's own frame."""
+
+    rotation_deg: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    translation_mm: tuple[float, float, float] = (0.0, 0.0, 0.0)
+
+    def rotation(self) -> np.ndarray:
+        """``R``, ``[3, 3]``."""
+        return Rotation.from_euler("xyz", self.rotation_deg, degrees=True).as_matrix()
+
+
 def random_anatomy(rng: np.random.Generator) -> Anatomy:
     """A plausible adult head: semi-axes about 72 x 92 x 85 mm, varying by a few millimetres."""
     return Anatomy(
@@ -69,7 +88,8 @@ def random_anatomy(rng: np.random.Generator) -> Anatomy:
 
 
 def random_lesion(anatomy: Anatomy, rng: np.random.Generator, radius_mm: float, contrast: float = 1.0) -> Lesion:
-    """A lesion of about ``radius_mm`` in the deep white matter, preferring the periventricular region."""
+    """A lesion in the deep white matter, preferring the periventricular region: an ellipsoid of the volume of a
+    sphere of ``radius_mm`` (its semi-axes differ by up to about +-30 %)."""
     rx, ry, rz = anatomy.head_radii
     while True:
         # Directions biased to the ventricles' height; depth between the ventricles and the cortex.
@@ -77,7 +97,8 @@ def random_lesion(anatomy: Anatomy, rng: np.random.Generator, radius_mm: float, 
         if np.sqrt((u**2).sum()) < 0.62:
             break
     centre = (float(u[0] * rx), float(u[1] * ry), float(u[2] * rz))
-    radii = tuple(float(radius_mm * s) for s in rng.uniform(0.7, 1.3, size=3))
+    shape = rng.uniform(0.7, 1.3, size=3)
+    radii = tuple(float(radius_mm * s) for s in shape / np.cbrt(shape.prod()))
     return Lesion(centre, radii, float(contrast))
 
 
@@ -117,8 +138,51 @@ def render(
         _paint(out, (x, y, z), (side * 13.0, 2.0, 2.0), (8.0, 11.0, 9.0), table["deep_grey"])
         _paint(out, (x, y, z), (side * 7.0 * s, -2.0, 14.0), (5.0 * s, 24.0 * s, 9.0 * s), table["csf"])
     for lesion in lesions:
-        value = table["white"] + lesion.contrast * (table["lesion"] - table["white"])
+        shown = lesion.contrast if contrast == "T1" else 1.0
+        value = table["white"] + shown * (table["lesion"] - table["white"])
         _paint(out, (x, y, z), lesion.centre, lesion.radii, value, only=table["white"])
+    return out
+
+
+def render_posed(
+    anatomy: Anatomy,
+    lesions: tuple[Lesion, ...] | list[Lesion],
+    x: np.ndarray,
+    y: np.ndarray,
+    z: np.ndarray,
+    contrast: str = "T1",
+    pose: Pose = Pose(),
+) -> np.ndarray:
+    """:func:`render` with the head in ``pose``: a patient who moved, seen by a scanner whose grid stays put.
+
+    Within the grid's box around the moved head (outside it is air), the phantom is rendered in its own frame on the
+    grid's spacing, over every point the box sees, then resampled onto the grid with linear interpolation. The grid
+    (x, y, z) is :func:`render`'s, with at least 2 points along each axis. Float32 of the grid's shape.
+    """
+    step, start = _grid_geometry((x, y, z))
+    shape = np.broadcast_shapes(x.shape, y.shape, z.shape)
+    rotation, translation = pose.rotation(), np.asarray(pose.translation_mm)
+    half_extent = np.linalg.norm(rotation * np.asarray(anatomy.head_radii), axis=1)  # of the moved scalp, mm, x y z
+    box_mm = np.stack([translation - half_extent, translation + half_extent], axis=1)  # [3 coordinates, 2 ends]
+    ends = np.linalg.solve(step, box_mm - start[:, None])  # [3 array axes, 2 ends], grid indices
+    first = np.clip(np.floor(ends.min(axis=1)), 0, np.array(shape) - 1).astype(int)
+    last = np.clip(np.ceil(ends.max(axis=1)), 0, np.array(shape) - 1).astype(int)
+    # Grid index i sees the unmoved head at index to_head @ i + offset of the same grid, extended.
+    to_head = np.linalg.solve(step, rotation.T @ step)
+    offset = np.linalg.solve(step, rotation.T @ (start - translation) - start)
+    corners = np.array(list(itertools.product(*zip(first, last)))).T  # [3, 8]
+    seen = to_head @ corners + offset[:, None]
+    low, high = np.floor(seen.min(axis=1)).astype(int), np.ceil(seen.max(axis=1)).astype(int)
+    source = []
+    for coordinate, values in enumerate((x, y, z)):
+        axis = int(np.argmax(values.shape))
+        line = start[coordinate] + step[coordinate, axis] * np.arange(low[axis], high[axis] + 1)
+        source.append(line.reshape([-1 if i == axis else 1 for i in range(3)]))
+    unmoved = render(anatomy, lesions, *source, contrast=contrast)
+    out = np.full(shape, SIGNAL[contrast]["air"], dtype=np.float32)
+    out[tuple(slice(a, b + 1) for a, b in zip(first, last))] = affine_transform(
+        unmoved, to_head, offset + to_head @ first - low, output_shape=tuple(last - first + 1), order=1
+    )
     return out
 
 
@@ -153,6 +217,17 @@ def acquire(signal: np.ndarray, rng: np.random.Generator, noise: float = 12.0, b
     real = clean + noise * rng.standard_normal(signal.shape, dtype=np.float32)
     imaginary = noise * rng.standard_normal(signal.shape, dtype=np.float32)
     return np.hypot(real, imaginary).astype(np.float32)
+
+
+def _grid_geometry(coords) -> tuple[np.ndarray, np.ndarray]:
+    """``(step [3, 3], start [3])`` of a sparse grid (x, y, z), each coordinate varying along one array axis: the point
+    at array index ``i`` (3 ints) lies at ``step @ i + start`` mm."""
+    step, start = np.zeros((3, 3)), np.zeros(3)
+    for coordinate, values in enumerate(coords):
+        axis = int(np.argmax(values.shape))
+        line = values.ravel()
+        step[coordinate, axis], start[coordinate] = line[1] - line[0], line[0]
+    return step, start
 
 
 def _paint(out, coords, centre, radii, value, only=None) -> None:
