@@ -8,6 +8,7 @@ from msmonai.networks.blocks import ResidualBlock3D, ResNeXtBlock3D, init_lecun_
 from msmonai.networks.pretrained_resnet2d import (
     RESNET18_WEIGHTS_SHA256,
     RESNET18_WEIGHTS_URL,
+    GreySlices,
     PretrainedResNet2D,
     PretrainedResNet2DEncoder,
     SliceEmbedding,
@@ -31,6 +32,7 @@ __all__ = [
     "ResNet3D",
     "ResNet3DEncoder",
     "ResidualBlock3D",
+    "GreySlices",
     "SliceEmbedding",
     "VisitSequenceClassifier",
     "VisitSequenceNetwork",

@@ -1,4 +1,9 @@
-"""PretrainedResNet2D (paper 3.2): 3D-to-2D slice embedding + ImageNet ResNet18 + the shared visit-sequence classifier.
+"""PretrainedResNet2D (paper 3.2): ImageNet ResNet18 on the slices of each visit + the shared visit-sequence classifier.
+
+Two ways for a volume to reach the 2D backbone: every slice on its own as a grey ImageNet image, features averaged
+over slices (``slice_encoding="per_slice"``, the default, 2.5D), or the paper's learned 1x1 embedding of all slices
+into one 3-channel image (``"embedding"``), which mixes the slices linearly before any non-linearity and never learned
+small lesions here (``docs/training.md``).
 
 The ImageNet weights are torchvision's ``resnet18-f37072fd.pth``, given as a file; nothing is ever
 downloaded. MONAI's 2D ResNet18 with a 7x7 stride-2 stem, max-pooling and bias-free downsampling has
@@ -31,8 +36,14 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 BACKBONE_FEATURES = 512
 
 
-def resnet18_backbone() -> nn.Module:
-    """MONAI 2D ResNet18 laid out like torchvision's, without the classifier: ``[N, 3, H, W]`` -> ``[N, 512]``."""
+SLICE_ENCODINGS = ("per_slice", "embedding")
+
+
+def resnet18_backbone(width: float = 1.0) -> nn.Module:
+    """MONAI 2D ResNet18 laid out like torchvision's, without the classifier: ``[N, 3, H, W]`` -> ``[N, 512 * width]``.
+
+    ``width`` < 1 narrows every layer (MONAI's ``widen_factor``), for CPU schedules without ImageNet weights.
+    """
     return resnet18(
         spatial_dims=2,
         n_input_channels=3,
@@ -40,6 +51,7 @@ def resnet18_backbone() -> nn.Module:
         conv1_t_stride=2,
         feed_forward=False,
         bias_downsample=False,
+        widen_factor=width,
     )
 
 
@@ -122,17 +134,45 @@ class SliceEmbedding(nn.Module):
         return self.conv(torch.flatten(volumes, 1, 2) * self.input_scale)
 
 
-class PretrainedResNet2DEncoder(nn.Module):
-    """``[N, 1, D, H, W]`` -> ``[N, 512]``: :class:`SliceEmbedding` then the ResNet18 backbone.
+class GreySlices(nn.Module):
+    """``[N, 1, D, H, W]`` -> ``[N * D, 3, H, W]``: every slice as the torchvision preprocessing of a grey image,
+    i.e. channel c = ((x - lo) / (hi - lo) - IMAGENET_MEAN[c]) / IMAGENET_STD[c] for inputs in ``intensity_range``."""
 
+    def __init__(self, intensity_range: Sequence[float] = INTENSITY_RANGE) -> None:
+        super().__init__()
+        low, high = (float(v) for v in intensity_range)
+        std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
+        self.register_buffer("scale", 1.0 / ((high - low) * std))
+        self.register_buffer("shift", (low / (high - low) + torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / std)
+
+    def forward(self, volumes: torch.Tensor) -> torch.Tensor:
+        slices = volumes.transpose(1, 2).flatten(0, 1)  # [N * D, 1, H, W]
+        return slices * self.scale - self.shift
+
+
+class PretrainedResNet2DEncoder(nn.Module):
+    """``[N, 1, D, H, W]`` -> ``[N, F]`` (F = 512 * ``width``) through the ResNet18 backbone.
+
+    ``slice_encoding="per_slice"``: :class:`GreySlices`, the backbone on each slice, the mean over the D slices of
+    their features. ``"embedding"`` (the paper's): :class:`SliceEmbedding`, then the backbone once per volume.
     With ``freeze_backbone`` the backbone's parameters do not train and it stays in eval mode (batch-norm
     statistics frozen) whatever ``train()`` is called with.
     """
 
-    def __init__(self, depth: int, intensity_range: Sequence[float] = INTENSITY_RANGE, freeze_backbone: bool = False):
+    def __init__(
+        self,
+        depth: int,
+        intensity_range: Sequence[float] = INTENSITY_RANGE,
+        freeze_backbone: bool = False,
+        slice_encoding: str = "per_slice",
+        width: float = 1.0,
+    ):
         super().__init__()
-        self.embedding = SliceEmbedding(depth, intensity_range)
-        self.backbone = resnet18_backbone()
+        if slice_encoding not in SLICE_ENCODINGS:
+            raise ValueError(f"slice_encoding must be one of {SLICE_ENCODINGS}, got {slice_encoding!r}")
+        self.per_slice = slice_encoding == "per_slice"
+        self.embedding: nn.Module = GreySlices(intensity_range) if self.per_slice else SliceEmbedding(depth, intensity_range)
+        self.backbone = resnet18_backbone(width)
         self.freeze_backbone = freeze_backbone
         if freeze_backbone:
             self.backbone.requires_grad_(False)
@@ -145,14 +185,17 @@ class PretrainedResNet2DEncoder(nn.Module):
         return self
 
     def forward(self, volumes: torch.Tensor) -> torch.Tensor:
-        return self.backbone(self.embedding(volumes))
+        features = self.backbone(self.embedding(volumes))
+        if self.per_slice:
+            features = features.view(volumes.shape[0], volumes.shape[2], -1).mean(dim=1)
+        return features
 
 
 class PretrainedResNet2D(VisitSequenceNetwork):
-    """Slice embedding + ImageNet ResNet18 per visit + tanh RNN over visits.
+    """ImageNet ResNet18 on each visit's slices (:class:`PretrainedResNet2DEncoder`) + tanh RNN over visits.
 
     ``forward(image [B, T, 1, D, H, W], edss [B, T, edss_dim], lengths [B]) -> logits [B, num_classes]``;
-    ``encode``, ``classify`` and ``feature_dim`` (= 512) as in :class:`VisitSequenceNetwork`.
+    ``encode``, ``classify`` and ``feature_dim`` (= 512 * ``width``) as in :class:`VisitSequenceNetwork`.
 
     Args:
         spatial_size: (D, H, W) of one visit's volume; D is the embedding's number of input channels.
@@ -160,7 +203,9 @@ class PretrainedResNet2D(VisitSequenceNetwork):
         pretrained: load ImageNet weights from ``pretrained_weights``; False (logged) starts from random weights.
         pretrained_weights: path of torchvision's ``resnet18-f37072fd.pth`` (see ``RESNET18_WEIGHTS_URL``).
         freeze_backbone: train only the embedding and the head.
-        intensity_range: input intensity range the embedding is initialised for, see :class:`SliceEmbedding`.
+        intensity_range: input intensity range the slices are normalised from, see :class:`GreySlices`.
+        slice_encoding: ``"per_slice"`` (default) or the paper's ``"embedding"``, see :class:`PretrainedResNet2DEncoder`.
+        width: backbone width relative to ResNet18 (1.0 for the ImageNet weights; narrower for CPU schedules).
 
     Raises:
         UserError: ``pretrained`` without a usable ``pretrained_weights`` file.
@@ -177,8 +222,10 @@ class PretrainedResNet2D(VisitSequenceNetwork):
         pretrained_weights: str | None = None,
         freeze_backbone: bool = False,
         intensity_range: Sequence[float] = INTENSITY_RANGE,
+        slice_encoding: str = "per_slice",
+        width: float = 1.0,
     ) -> None:
-        encoder = PretrainedResNet2DEncoder(int(spatial_size[0]), intensity_range, freeze_backbone)
+        encoder = PretrainedResNet2DEncoder(int(spatial_size[0]), intensity_range, freeze_backbone, slice_encoding, width)
         if pretrained:
             if pretrained_weights is None:
                 raise UserError(
@@ -188,7 +235,8 @@ class PretrainedResNet2D(VisitSequenceNetwork):
             load_torchvision_resnet18_weights(encoder.backbone, pretrained_weights)
         else:
             logger.info("PretrainedResNet2D: pretrained=False, the ResNet18 backbone starts from random weights")
-        super().__init__(encoder, BACKBONE_FEATURES, spatial_size, edss_dim, num_classes, rnn_hidden, dropout)
+        feature_dim = int(BACKBONE_FEATURES * width)
+        super().__init__(encoder, feature_dim, spatial_size, edss_dim, num_classes, rnn_hidden, dropout)
 
     def parameter_groups(self, lr: float, backbone_lr_scale: float = 0.1) -> list[dict]:
         """Optimizer parameter groups: trainable backbone parameters at ``lr * backbone_lr_scale``, the rest at ``lr``.

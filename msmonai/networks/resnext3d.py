@@ -1,4 +1,8 @@
-"""ResNeXt3D (paper 3.3): a self-normalising 3D ResNeXt encoder + the shared visit-sequence classifier."""
+"""ResNeXt3D (paper 3.3): a 3D ResNeXt encoder + the shared visit-sequence classifier.
+
+The default encoder adds batch-norm and a stem max-pool to the paper's self-normalising network: without both
+it never learned small lesions (``docs/training.md``); ``normalized=False`` builds the paper's network.
+"""
 
 from __future__ import annotations
 
@@ -22,12 +26,17 @@ def standardize_per_volume(volumes: torch.Tensor, eps: float = 1e-5) -> torch.Te
 
 
 class ResNeXt3DEncoder(nn.Module):
-    """``[N, 1, D, H, W]`` -> ``[N, channels[-1]]``, following the self-normalising network rules.
+    """``[N, 1, D, H, W]`` -> ``[N, channels[-1]]``.
 
     Each volume is standardised to zero mean / unit variance, then: stem conv 7x7x7 stride (1, 2, 2) + SELU;
     per stage, ``blocks`` ``ResNeXtBlock3D`` (the stages after the first start with a conv 3x3x3 stride
-    (1, 2, 2) + SELU that changes the width); global average pooling; flatten. No normalisation layers and no
-    max-pooling (it would shift the zero-mean activations); every conv/linear weight ~ N(0, 1/fan_in).
+    (1, 2, 2) + SELU that changes the width); global average pooling; flatten. Every conv/linear weight
+    ~ N(0, 1/fan_in).
+
+    ``normalized`` (default) puts batch-norm after the stem and after each width-changing conv, and a max-pool
+    3x3x3 stride (1, 2, 2) after the stem, as ResNet3D has: the max keeps the local extremes that small dark
+    lesions are, which the strided convolutions and the global average of the pure network drown.
+    ``normalized=False`` is the paper's self-normalising network: no normalisation layers and no max-pooling.
 
     Args:
         channels: width of each stage; the stem has ``channels[0]``.
@@ -35,6 +44,7 @@ class ResNeXt3DEncoder(nn.Module):
         branches: b, parallel branches of every block.
         mid_channels: C_mid of each stage's blocks.
         se_reduction: squeeze-and-excitation reduction ratio.
+        normalized: batch-norm + stem max-pool (True) or the paper's self-normalising network (False).
     """
 
     def __init__(
@@ -44,6 +54,7 @@ class ResNeXt3DEncoder(nn.Module):
         branches: int = 8,
         mid_channels: Sequence[int] = (4, 8, 16, 32),
         se_reduction: int = 4,
+        normalized: bool = True,
     ) -> None:
         super().__init__()
         if not len(channels) == len(blocks_per_stage) == len(mid_channels):
@@ -52,12 +63,21 @@ class ResNeXt3DEncoder(nn.Module):
                 f"{channels}, {blocks_per_stage}, {mid_channels}"
             )
         conv = Conv[Conv.CONV, 3]
-        self.stem = nn.Sequential(conv(1, channels[0], kernel_size=7, stride=(1, 2, 2), padding=3), Act[Act.SELU]())
+
+        def width_change(in_channels: int, out_channels: int, **conv_args) -> list[nn.Module]:
+            """conv [+ batch-norm] + SELU."""
+            norm = [nn.BatchNorm3d(out_channels)] if normalized else []
+            return [conv(in_channels, out_channels, **conv_args), *norm, Act[Act.SELU]()]
+
+        stem = width_change(1, channels[0], kernel_size=7, stride=(1, 2, 2), padding=3)
+        if normalized:
+            stem.append(Pool[Pool.MAX, 3](kernel_size=3, stride=(1, 2, 2), padding=1))
+        self.stem = nn.Sequential(*stem)
         layers: list[nn.Module] = []
         previous = channels[0]
         for stage, (width, depth, mid) in enumerate(zip(channels, blocks_per_stage, mid_channels)):
             if stage > 0:
-                layers += [conv(previous, width, kernel_size=3, stride=(1, 2, 2), padding=1), Act[Act.SELU]()]
+                layers += width_change(previous, width, kernel_size=3, stride=(1, 2, 2), padding=1)
             layers += [ResNeXtBlock3D(width, mid, branches, se_reduction) for _ in range(depth)]
             previous = width
         self.stages = nn.Sequential(*layers)
@@ -69,7 +89,7 @@ class ResNeXt3DEncoder(nn.Module):
 
 
 class ResNeXt3D(VisitSequenceNetwork):
-    """Self-normalising ResNeXt3D encoder per visit + tanh RNN over visits, with ``AlphaDropout`` in the head.
+    """ResNeXt3D encoder per visit + tanh RNN over visits (``AlphaDropout`` in the head of the paper's network).
 
     ``forward(image [B, T, 1, D, H, W], edss [B, T, edss_dim], lengths [B]) -> logits [B, num_classes]``;
     ``encode``, ``classify`` and ``feature_dim`` (= ``channels[-1]``) as in :class:`VisitSequenceNetwork`.
@@ -77,9 +97,9 @@ class ResNeXt3D(VisitSequenceNetwork):
     Args:
         spatial_size: (D, H, W) of one visit's volume.
         edss_dim, num_classes, rnn_hidden, dropout: the shared head (alpha dropout), see ``VisitSequenceClassifier``.
-        channels, blocks_per_stage, branches, mid_channels, se_reduction: see :class:`ResNeXt3DEncoder`.
+        channels, blocks_per_stage, branches, mid_channels, se_reduction, normalized: see :class:`ResNeXt3DEncoder`.
         encode_chunk: volumes encoded at a time (0: all), each chunk under activation checkpointing in training,
-            see ``VisitSequenceNetwork``; exact here, since the encoder has no normalisation layers.
+            see ``VisitSequenceNetwork``; only with ``normalized=False`` (batch-norm needs the whole batch).
     """
 
     def __init__(
@@ -94,10 +114,11 @@ class ResNeXt3D(VisitSequenceNetwork):
         branches: int = 8,
         mid_channels: Sequence[int] = (4, 8, 16, 32),
         se_reduction: int = 4,
+        normalized: bool = True,
         encode_chunk: int = 0,
     ) -> None:
-        encoder = ResNeXt3DEncoder(channels, blocks_per_stage, branches, mid_channels, se_reduction)
+        encoder = ResNeXt3DEncoder(channels, blocks_per_stage, branches, mid_channels, se_reduction, normalized)
         super().__init__(
-            encoder, channels[-1], spatial_size, edss_dim, num_classes, rnn_hidden, dropout, alpha_dropout=True,
-            encode_chunk=encode_chunk,
+            encoder, channels[-1], spatial_size, edss_dim, num_classes, rnn_hidden, dropout,
+            alpha_dropout=not normalized, encode_chunk=encode_chunk,
         )

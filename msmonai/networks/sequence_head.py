@@ -44,6 +44,10 @@ class VisitSequenceClassifier(nn.Module):
     ``msmonai.engine.selection``) travels with the ``state_dict``, so every workflow applies the threshold the
     model was selected with; checkpoints written before it existed load with 0.5.
 
+    The RNN's input weights are drawn U(-1/sqrt(F + E), 1/sqrt(F + E)), scaled by its input width: PyTorch's default
+    scales them by the hidden size, which with ResNet18's 512 features saturated 17 % of the tanh states at
+    initialisation (``docs/networks.md``).
+
     Args:
         feature_dim: F, size of one visit's image feature vector.
         edss_dim: E, number of EDSS subscores per visit.
@@ -64,6 +68,8 @@ class VisitSequenceClassifier(nn.Module):
     ) -> None:
         super().__init__()
         self.rnn = nn.RNN(feature_dim + edss_dim, rnn_hidden, nonlinearity="tanh", batch_first=True)
+        bound = (feature_dim + edss_dim) ** -0.5
+        nn.init.uniform_(self.rnn.weight_ih_l0, -bound, bound)
         self.dropout = nn.AlphaDropout(dropout) if alpha_dropout else nn.Dropout(dropout)
         self.fc = nn.Linear(rnn_hidden, num_classes)
         self.register_buffer("decision_threshold", torch.tensor(DEFAULT_THRESHOLD))

@@ -29,9 +29,10 @@ def assert_same_step(plain, checkpointed):
         torch.testing.assert_close(buffers[name], buffer, rtol=1e-5, atol=1e-7, msg=name)
 
 
-def test_resnext3d_chunks_train_exactly_as_the_whole_batch(make_network, make_batch):
-    plain = one_training_step(make_network("ResNeXt3D"), make_batch)
-    assert_same_step(plain, one_training_step(make_network("ResNeXt3D", encode_chunk=4), make_batch))  # 4 + 2
+def test_paper_resnext3d_chunks_train_exactly_as_the_whole_batch(make_network, make_batch):
+    plain = one_training_step(make_network("ResNeXt3D", normalized=False), make_batch)
+    chunked = make_network("ResNeXt3D", normalized=False, encode_chunk=4)  # 4 + 2
+    assert_same_step(plain, one_training_step(chunked, make_batch))
 
 
 def test_resnet3d_checkpointed_stem_keeps_gradients_and_batch_norm_statistics(make_network, make_batch):
@@ -40,10 +41,11 @@ def test_resnet3d_checkpointed_stem_keeps_gradients_and_batch_norm_statistics(ma
     assert_same_step(plain, one_training_step(make_network("ResNet3D", checkpoint_stem=True), make_batch))
 
 
-@pytest.mark.parametrize("name, option", [("ResNet3D", {"checkpoint_stem": True}), ("ResNeXt3D", {"encode_chunk": 2})])
-def test_evaluation_and_torchscript_give_the_same_outputs(make_network, make_batch, name, option):
+@pytest.mark.parametrize("name, network, option", [("ResNet3D", {}, {"checkpoint_stem": True}),
+                                                   ("ResNeXt3D", {"normalized": False}, {"encode_chunk": 2})])
+def test_evaluation_and_torchscript_give_the_same_outputs(make_network, make_batch, name, network, option):
     image, edss, lengths = make_batch(2, 3, [3, 2])  # 5 real volumes: chunks of 2, 2 and 1
-    plain, memory_saving = make_network(name).eval(), make_network(name, **option).eval()
+    plain, memory_saving = make_network(name, **network).eval(), make_network(name, **network, **option).eval()
     scripted = torch.jit.script(memory_saving)
     with torch.no_grad():
         expected = plain(image, edss, lengths)
@@ -57,3 +59,5 @@ def test_chunks_are_refused_for_batch_norm_encoders_and_negative_sizes():
                              encode_chunk=2)
     with pytest.raises(ValueError, match="encode_chunk must be >= 0"):
         ResNeXt3D(spatial_size=(8, 32, 32), encode_chunk=-1)
+    with pytest.raises(ValueError, match="without batch-norm"):
+        ResNeXt3D(spatial_size=(8, 32, 32), encode_chunk=2)  # the default encoder has batch-norm

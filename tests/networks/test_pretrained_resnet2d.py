@@ -97,6 +97,32 @@ def test_torchvision_weights_load_and_compute_like_torchvision(weights_file, tor
         torch.testing.assert_close(net.encoder.backbone(images), torchvision_resnet18_features(state, images))
 
 
+def test_per_slice_encoding_feeds_each_grey_slice_to_the_imagenet_backbone_and_averages(weights_file, torchvision_state):
+    net = PretrainedResNet2D(spatial_size=SIZE, pretrained_weights=str(weights_file)).eval()
+    volumes = torch.rand(2, 1, 8, 32, 32) * 255.0
+    mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)
+    std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+    with torch.no_grad():
+        for volume, features in zip(volumes, net.encode(volumes)):
+            # torchvision's preprocessing of a grey image: [0, 1], replicated to RGB, ImageNet mean and std
+            slices = (volume.transpose(0, 1) / 255.0 - mean) / std  # [D, 3, H, W]
+            expected = torchvision_resnet18_features(torchvision_state, slices).mean(dim=0)
+            torch.testing.assert_close(features, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_per_slice_features_do_not_mix_volumes_and_narrow_backbones_shrink_the_features():
+    net = PretrainedResNet2D(spatial_size=SIZE, pretrained=False, width=0.25).eval()
+    assert net.feature_dim == 128
+    volumes = torch.rand(3, 1, 8, 32, 32) * 255.0
+    with torch.no_grad():
+        together = net.encode(volumes)
+        alone = torch.cat([net.encode(v[None]) for v in volumes])
+    assert together.shape == (3, 128)
+    torch.testing.assert_close(together, alone, rtol=1e-4, atol=1e-5)
+    with pytest.raises(ValueError, match="slice_encoding"):
+        PretrainedResNet2D(spatial_size=SIZE, pretrained=False, slice_encoding="mip")
+
+
 def test_older_files_without_batch_counters_load(tmp_path, torchvision_state):
     path = tmp_path / "old.pth"
     torch.save({k: v for k, v in torchvision_state.items() if not k.endswith("num_batches_tracked")}, path)
@@ -186,7 +212,7 @@ def test_embedding_weights_are_of_unit_scale_and_old_checkpoints_keep_their_mean
 
 
 def test_frozen_backbone_does_not_train_and_keeps_batch_norm_statistics(make_batch):
-    net = PretrainedResNet2D(spatial_size=SIZE, pretrained=False, freeze_backbone=True).train()
+    net = PretrainedResNet2D(spatial_size=SIZE, pretrained=False, freeze_backbone=True, slice_encoding="embedding").train()
     backbone = net.encoder.backbone
     assert not backbone.training and all(not m.training for m in backbone.modules())
     assert net.encoder.embedding.training and net.head.training
