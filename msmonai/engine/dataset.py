@@ -124,11 +124,17 @@ class VisitSequenceDataset(Dataset):
 
     Each item: ``image`` ``[T, 1, D, H, W]``, ``edss`` ``[T, 8]``, ``length`` T, ``label`` (0/1, -1 if unknown),
     ``patient`` (pseudonym) and ``last_visit_date``.
+
+    Args:
+        items: observations; volumes: their visit volumes.
+        transform: applied to each observation's ``image`` (training augmentation, e.g.
+            ``msmonai.transforms.VisitAugmentation``); None leaves the cached volumes as they are.
     """
 
-    def __init__(self, items: Sequence[dict], volumes: VisitVolumes) -> None:
+    def __init__(self, items: Sequence[dict], volumes: VisitVolumes, transform: Callable | None = None) -> None:
         self.items = list(items)
         self.volumes = volumes
+        self.transform = transform
 
     def __len__(self) -> int:
         return len(self.items)
@@ -136,8 +142,9 @@ class VisitSequenceDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         item = self.items[index]
         visits = item["visits"]
+        image = torch.stack([self.volumes.volume(v["image"]) for v in visits])
         return {
-            "image": torch.stack([self.volumes.volume(v["image"]) for v in visits]),
+            "image": self.transform(image) if self.transform is not None else image,
             "edss": torch.tensor([v["edss"] for v in visits], dtype=torch.float32),
             "length": len(visits),
             "label": int(item.get("label", -1)),

@@ -11,5 +11,5 @@ def loss_value(output: dict) -> float:
 
 
 def probability_and_label(output: dict) -> tuple[torch.Tensor, torch.Tensor]:
-    """Output transform of a non-decollated evaluator: (probability of activity ``[B]``, label ``[B]``)."""
-    return torch.softmax(output["pred"].float(), dim=1)[:, 1], output["label"]
+    """Output transform of a non-decollated trainer or evaluator: (probability of activity ``[B]``, label ``[B]``)."""
+    return torch.softmax(output["pred"].detach().float(), dim=1)[:, 1], output["label"]

@@ -1,6 +1,7 @@
 """MONAI transforms of the paper's preprocessing (array + dictionary forms) and the shared preset."""
 
 from msmonai.transforms.array import EnsureFinite, ResizeSlices, StandardizeDepth, subsample_indices
+from msmonai.transforms.augmentation import VisitAugmentation
 from msmonai.transforms.dictionary import EnsureFinited, ResizeSlicesd, StandardizeDepthd
 from msmonai.transforms.presets import DEFAULT_SPATIAL_SIZE, INTENSITY_RANGE, preprocessing_transforms
 
@@ -15,4 +16,5 @@ __all__ = [
     "StandardizeDepthd",
     "preprocessing_transforms",
     "subsample_indices",
+    "VisitAugmentation",
 ]

@@ -1,4 +1,4 @@
-"""The default recipe learns: a short seeded training of each 3D bundle on a tiny cohort with a planted image signal
+"""The default recipe learns: a short seeded training of each bundle on a tiny cohort with a planted image signal
 ranks its held-out observations far better than chance (chance: ROC AUC 0.5; the 8 held-out observations hold 4
 active ones, and exactly one random ranking in ten reaches the bound below; the run is deterministic)."""
 
@@ -17,7 +17,7 @@ pytestmark = pytest.mark.slow
 AUC_BOUND = 0.8
 
 
-@pytest.mark.parametrize("bundle", ["ms_activity_resnet3d", "ms_activity_resnext3d"])
+@pytest.mark.parametrize("bundle", ["ms_activity_resnet3d", "ms_activity_resnext3d", "ms_activity_pretrained_resnet2d"])
 def test_held_out_ranking_clears_a_bound_chance_fails(bundle, tmp_path):
     datalist = write_tiny_cohort(tmp_path / "cohort", seed=1, n_patients=16)
     overrides = tiny_overrides(datalist, tmp_path, num_epochs=8)
