@@ -55,13 +55,23 @@ def register(subparsers) -> None:
         help="write the synthetic demo cohort (DICOM + clinical.csv); synthetic, never for clinical claims",
         description=(
             "Generate a deterministic synthetic cohort: per patient 2-5 annual MR studies (T1, T2, localizer) of a head "
-            "phantom whose T1-hypointense lesions and EDSS subscores evolve, activity preceded by new lesions; "
-            "DIR/dicom/, DIR/clinical.csv and DIR/README.txt."
+            "phantom whose lesions and EDSS subscores evolve, activity preceded by new and enlarging lesions as in "
+            "relapsing MS (msmonai/demo/cohort.py cites the sources), the head's pose and the acquisition varying "
+            "between studies; DIR/dicom/, DIR/clinical.csv and DIR/README.txt."
         ),
     )
     p.add_argument("--out", required=True, type=Path, metavar="DIR", help="output folder (DIR/dicom must not exist yet)")
     p.add_argument("--patients", type=int, default=DEMO_PATIENTS, help=f"number of patients (default {DEMO_PATIENTS})")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument(
+        "--lesion-strength",
+        type=float,
+        default=1.0,
+        metavar="S",
+        help="scale of the lesion changes the year before an active phase: 1 = as in relapsing MS (default: 2-8 new "
+        "lesions of 3-10 mm), 0 = none (the images carry no label), about 3 = the earlier, easily learnt demo; "
+        "new-lesion counts and the share of dark and of enlarging lesions scale with S, sizes with sqrt(S)",
+    )
     p.set_defaults(func=_demo_data)
 
 
@@ -109,6 +119,6 @@ def _manifest(args: argparse.Namespace) -> int:
 def _demo_data(args: argparse.Namespace) -> int:
     from msmonai.demo.cohort import write_demo_cohort
 
-    summary = write_demo_cohort(args.out, n_patients=args.patients, seed=args.seed)
+    summary = write_demo_cohort(args.out, n_patients=args.patients, seed=args.seed, lesion_strength=args.lesion_strength)
     print(summary, file=sys.stdout)
     return 0
