@@ -209,8 +209,10 @@ def write_demo_cohort(
 def _simulate_patient(index: int, n_visits: int, strength: float, rng: np.random.Generator) -> DemoPatient:
     anatomy = random_anatomy(rng)
     statuses = [0] + [int(rng.random() < ACTIVE_FRACTION) for _ in range(n_visits - 1)]
-    lesions = [random_lesion(anatomy, rng, float(rng.uniform(*CHRONIC_DIAMETER_MM)) / 2, float(rng.uniform(*CHRONIC_CONTRAST)))
-               for _ in range(rng.poisson(CHRONIC_LESIONS))]
+    lesions = [
+        random_lesion(anatomy, rng, float(rng.uniform(*CHRONIC_DIAMETER_MM)) / 2, float(rng.uniform(*CHRONIC_CONTRAST)))
+        for _ in range(rng.poisson(CHRONIC_LESIONS))
+    ]
     edss = [int(rng.choice(3, p=(0.5, 0.35, 0.15))) for _ in EDSS_COLUMNS[:7]] + [int(rng.choice(2, p=(0.85, 0.15)))]
     date = datetime.date(2014, 1, 1) + datetime.timedelta(days=int(rng.integers(0, 4 * 365)))
     relapse: list[int] = []
@@ -219,8 +221,10 @@ def _simulate_patient(index: int, n_visits: int, strength: float, rng: np.random
         new: list[Lesion] = []
         if number:
             date += datetime.timedelta(days=365 + int(rng.integers(-30, 31)))
-            lesions = [lesion.grown(1 + float(rng.uniform(0, YEARLY_GROWTH))).faded(float(rng.uniform(*FADING)), CHRONIC_CONTRAST[0])
-                       for lesion in lesions]
+            lesions = [
+                lesion.grown(1 + float(rng.uniform(0, YEARLY_GROWTH))).faded(float(rng.uniform(*FADING)), CHRONIC_CONTRAST[0])
+                for lesion in lesions
+            ]
             if rng.random() < BACKGROUND_NEW_LESION_PROBABILITY:
                 new.append(_new_lesion(anatomy, BACKGROUND_NEW_LESION_DIAMETER_MM, BLACK_HOLE_FRACTION, rng))
         if number + 1 < n_visits and statuses[number + 1]:
