@@ -4,8 +4,19 @@ from msmonai.transforms.array import EnsureFinite, ResizeSlices, StandardizeDept
 from msmonai.transforms.augmentation import VisitAugmentation
 from msmonai.transforms.dictionary import EnsureFinited, ResizeSlicesd, StandardizeDepthd
 from msmonai.transforms.presets import DEFAULT_SPATIAL_SIZE, INTENSITY_RANGE, preprocessing_transforms
+from msmonai.transforms.registration import (
+    AlignToReference,
+    AlignToReferenced,
+    PreviousVisitDifference,
+    PreviousVisitDifferenced,
+    RegistrationError,
+    previous_visit_difference,
+    rigid_register,
+)
 
 __all__ = [
+    "AlignToReference",
+    "AlignToReferenced",
     "DEFAULT_SPATIAL_SIZE",
     "EnsureFinite",
     "INTENSITY_RANGE",
@@ -14,7 +25,12 @@ __all__ = [
     "ResizeSlicesd",
     "StandardizeDepth",
     "StandardizeDepthd",
+    "PreviousVisitDifference",
+    "PreviousVisitDifferenced",
+    "RegistrationError",
     "preprocessing_transforms",
+    "previous_visit_difference",
+    "rigid_register",
     "subsample_indices",
     "VisitAugmentation",
 ]
