@@ -9,8 +9,13 @@ Volumes are ``[1, D, H, W]`` or ``[D, H, W]`` (D = slices); ``spacing`` is ``(sz
 array axes. Positions are in mm from each volume's centre, along (z, y, x) = (D, H, W). The recovered transform maps a
 point ``p`` of the fixed (reference) volume to ``R @ p + t`` in the moving volume (ITK's and scipy's convention).
 
+Accuracy on phantom pairs with known motions (up to 5 degrees and 4 mm, own noise and bias field per scan): at
+50 x 128 x 128 (3 mm slices) within 0.3 degrees and 0.25 mm, also between grids 6-8 % apart; at 25 x 64 x 64 (6 mm
+slices) within 0.3 degrees and 0.3 mm on one grid, but up to 2.6 degrees (the nod, the least resolved angle) and
+0.7 mm between grids 6-8 % apart. About 1 s per pair at 50 x 128 x 128 and 0.45 s at 25 x 64 x 64, on one core.
+
 ITK is imported inside the functions: preprocessing workers import this package with ITK marked as absent
-(:mod:`msmonai.lean_monai`). The first registration in a process loads ITK's registration modules: 10-20 s on 2 cores.
+(:mod:`msmonai.lean_monai`). The first registration in a process loads ITK's registration modules: 18-20 s of CPU.
 """
 
 from __future__ import annotations
