@@ -81,11 +81,11 @@ def _differences(network: VisitSequenceNetwork, cases: list[tuple[torch.Tensor, 
 
 
 def _random_inputs(network: VisitSequenceNetwork, lengths: Sequence[int], seed: int) -> tuple[torch.Tensor, ...]:
-    """``image [B, MAX_VISITS, 1, D, H, W]`` uniform in 0-255, ``edss [B, MAX_VISITS, E]`` in [0, 1),
+    """``image [B, MAX_VISITS, C, D, H, W]`` uniform in 0-255, ``edss [B, MAX_VISITS, E]`` in [0, 1),
     ``lengths [B]``."""
     generator = torch.Generator().manual_seed(seed)
     batch = len(lengths)
-    image = torch.rand(batch, MAX_VISITS, 1, *network.spatial_size, generator=generator) * 255
+    image = torch.rand(batch, MAX_VISITS, network.in_channels, *network.spatial_size, generator=generator) * 255
     edss = torch.rand(batch, MAX_VISITS, network.edss_dim, generator=generator)
     return image, edss, torch.tensor(lengths, dtype=torch.int64)
 

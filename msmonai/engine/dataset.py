@@ -46,7 +46,8 @@ def source_digest(files: Sequence[str]) -> str:
 
 
 class VisitVolumes:
-    """The distinct visit volumes of some observations, each preprocessed once, by several processes at a time.
+    """The distinct visit volumes of some observations, each preprocessed once, by several processes at a time; with a
+    ``difference_transform``, also each visit's difference from the visit before it.
 
     Args:
         items: observations (datalist items with absolute image paths, see ``load_datalist``).
@@ -57,6 +58,9 @@ class VisitVolumes:
             this process may use). The on-disk cache is filled up front too, so that the training's data loader
             only reads it.
         progress: show a progress bar while one process fills the in-memory cache.
+        difference_transform: ``{"image": files, "previous": files of the visit before} -> {"image": [1, D, H, W]}``
+            (``msmonai.transforms.difference_transforms``), computed once per consecutive pair of visits and cached
+            like the volumes; None: no differences.
     """
 
     def __init__(
@@ -66,44 +70,67 @@ class VisitVolumes:
         cache_dir: str | None = None,
         num_workers: int = 0,
         progress: bool = True,
+        difference_transform: Callable | None = None,
     ) -> None:
         self.index: dict[tuple[str, ...], int] = {}
-        records = []
+        self.pair_index: dict[tuple[tuple[str, ...], tuple[str, ...]], int] = {}
+        records, pairs = [], []
         for item in items:
+            previous = None
             for visit in item["visits"]:
                 key = tuple(visit["image"])
                 if key not in self.index:
                     self.index[key] = len(records)
                     records.append({"image": list(key), "source": source_digest(key)})
+                if difference_transform is not None and previous is not None and (previous, key) not in self.pair_index:
+                    self.pair_index[(previous, key)] = len(pairs)
+                    pairs.append({"image": list(key), "previous": list(previous),
+                                  "source": records[self.index[key]]["source"] + records[self.index[previous]]["source"]})
+                previous = key
         self.records = records
-        # flat, since MONAI caches only up to the first Randomizable transform, and a nested Compose is one
-        transform = Compose([transform, CastToTyped(keys="image", dtype=CACHE_DTYPE)]).flatten()
-        workers = min(num_workers or available_cores(), len(records))
-        if cache_dir:
-            self.dataset: Dataset | list[dict] = PersistentDataset(
-                records, transform=transform, cache_dir=cache_dir, hash_transform=pickle_hashing
-            )
-            if workers > 1:
-                parallel_map(self._fill_disk_cache, range(len(records)), workers)
-        elif workers > 1:
-            volumes = parallel_map(functools.partial(_preprocessed_array, transform), records, workers)
-            self.dataset = [{"image": torch.from_numpy(volume)} for volume in volumes]
-        else:
-            self.dataset = CacheDataset(records, transform=transform, num_workers=1, progress=progress)
-
-    def _fill_disk_cache(self, position: int) -> None:
-        self.volume(self.records[position]["image"])
+        self.with_difference = difference_transform is not None
+        self.dataset = _cached(records, transform, cache_dir, num_workers, progress)
+        self.differences = _cached(pairs, difference_transform, cache_dir, num_workers, progress) if pairs else []
 
     def __len__(self) -> int:
         return len(self.records)
 
     def volume(self, image: Sequence[str]) -> torch.Tensor:
         """Preprocessed ``[1, D, H, W]`` ``CACHE_DTYPE`` volume of the visit whose series files are ``image``."""
-        position = self.index[tuple(image)]
-        try:
-            return self.dataset[position]["image"].as_subclass(torch.Tensor)
-        except RuntimeError as err:
-            raise _cannot_preprocess(image, err) from err
+        return _read(self.dataset, self.index[tuple(image)], image)
+
+    def difference(self, previous: Sequence[str] | None, image: Sequence[str]) -> torch.Tensor:
+        """``[1, D, H, W]`` ``CACHE_DTYPE``: the visit ``image`` minus the visit ``previous`` aligned to it (zeros for
+        a first visit, ``previous`` None)."""
+        if previous is None:
+            return torch.zeros_like(self.volume(image))
+        return _read(self.differences, self.pair_index[(tuple(previous), tuple(image))], image)
+
+
+def _cached(records: list[dict], transform: Callable, cache_dir: str | None, num_workers: int,
+            progress: bool) -> Dataset | list[dict]:
+    """``transform`` of every record, cast to ``CACHE_DTYPE``: on disk (filled up front by ``num_workers``
+    processes), or in memory (filled by worker processes, or by MONAI's ``CacheDataset`` in this one)."""
+    # flat, since MONAI caches only up to the first Randomizable transform, and a nested Compose is one
+    transform = Compose([transform, CastToTyped(keys="image", dtype=CACHE_DTYPE)]).flatten()
+    workers = min(num_workers or available_cores(), len(records))
+    if cache_dir:
+        dataset = PersistentDataset(records, transform=transform, cache_dir=cache_dir, hash_transform=pickle_hashing)
+        if workers > 1:
+            parallel_map(functools.partial(_read, dataset), range(len(records)), workers)
+        return dataset
+    if workers > 1:
+        volumes = parallel_map(functools.partial(_preprocessed_array, transform), records, workers)
+        return [{"image": torch.from_numpy(volume)} for volume in volumes]
+    return CacheDataset(records, transform=transform, num_workers=1, progress=progress)
+
+
+def _read(dataset: Dataset | list[dict], position: int, image: Sequence[str] | None = None) -> torch.Tensor:
+    """``dataset[position]["image"]`` as a plain tensor; a failure as a one-line error naming the series."""
+    try:
+        return dataset[position]["image"].as_subclass(torch.Tensor)
+    except RuntimeError as err:
+        raise _cannot_preprocess(image or dataset.data[position]["image"], err) from err
 
 
 def _preprocessed_array(transform: Callable, record: dict) -> np.ndarray:
@@ -122,8 +149,9 @@ def _cannot_preprocess(image: Sequence[str], err: BaseException) -> UserError:
 class VisitSequenceDataset(Dataset):
     """Observations as tensors for the sequence networks.
 
-    Each item: ``image`` ``[T, 1, D, H, W]``, ``edss`` ``[T, 8]``, ``length`` T, ``label`` (0/1, -1 if unknown),
-    ``patient`` (pseudonym) and ``last_visit_date``.
+    Each item: ``image`` ``[T, C, D, H, W]`` (C = 1, or 2 when ``volumes`` has differences: each visit's volume and its
+    difference from the visit before, zeros for the first), ``edss`` ``[T, 8]``, ``length`` T, ``label`` (0/1, -1 if
+    unknown), ``patient`` (pseudonym) and ``last_visit_date``.
 
     Args:
         items: observations; volumes: their visit volumes.
@@ -142,7 +170,7 @@ class VisitSequenceDataset(Dataset):
     def __getitem__(self, index: int) -> dict:
         item = self.items[index]
         visits = item["visits"]
-        image = torch.stack([self.volumes.volume(v["image"]) for v in visits])
+        image = torch.stack([self._channels(previous, visit) for previous, visit in zip([None, *visits], visits)])
         return {
             "image": self.transform(image) if self.transform is not None else image,
             "edss": torch.tensor([v["edss"] for v in visits], dtype=torch.float32),
@@ -151,6 +179,14 @@ class VisitSequenceDataset(Dataset):
             "patient": item["patient"],
             "last_visit_date": visits[-1]["date"],
         }
+
+
+    def _channels(self, previous: dict | None, visit: dict) -> torch.Tensor:
+        """``[C, D, H, W]`` of one visit."""
+        volume = self.volumes.volume(visit["image"])
+        if not self.volumes.with_difference:
+            return volume
+        return torch.cat([volume, self.volumes.difference(previous and previous["image"], visit["image"])])
 
 
 def collate_sequences(batch: Sequence[dict]) -> dict:

@@ -10,7 +10,7 @@ from msmonai.networks.sequence_head import VisitSequenceNetwork
 
 
 class AllVisitSlots(nn.Module):
-    """``image [B, V, 1, D, H, W]``, ``edss [B, V, E]``, ``lengths [B]`` int64 in ``[1, V]`` -> logits ``[B, C]``.
+    """``image [B, V, C, D, H, W]``, ``edss [B, V, E]``, ``lengths [B]`` int64 in ``[1, V]`` -> logits ``[B, C]``.
 
     Every visit slot is encoded, padding included, and the head masks the slots after each length, where the eager
     network encodes the real visits only (boolean indexing, which export cannot trace with a dynamic batch). In eval

@@ -135,28 +135,42 @@ class SliceEmbedding(nn.Module):
 
 
 class GreySlices(nn.Module):
-    """``[N, 1, D, H, W]`` -> ``[N * D, 3, H, W]``: every slice as the torchvision preprocessing of a grey image,
-    i.e. channel c = ((x - lo) / (hi - lo) - IMAGENET_MEAN[c]) / IMAGENET_STD[c] for inputs in ``intensity_range``."""
+    """``[N, C, D, H, W]`` -> ``[N * D, 3, H, W]``: every slice as the torchvision preprocessing of a grey image,
+    i.e. channel c = ((x - lo) / (hi - lo) - IMAGENET_MEAN[c]) / IMAGENET_STD[c] for inputs x in ``intensity_range``.
 
-    def __init__(self, intensity_range: Sequence[float] = INTENSITY_RANGE) -> None:
+    With ``in_channels`` 2, the second channel (the difference from the previous visit) is added through a learned 1x1
+    conv 1 -> 3 of the difference / (hi - lo), initialised to zero: training starts from the plain grey slices the
+    ImageNet weights expect and learns how much of the difference to let in.
+    """
+
+    def __init__(self, intensity_range: Sequence[float] = INTENSITY_RANGE, in_channels: int = 1) -> None:
         super().__init__()
+        if in_channels not in (1, 2):
+            raise ValueError(f"in_channels must be 1 or 2, got {in_channels}")
         low, high = (float(v) for v in intensity_range)
         std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
         self.register_buffer("scale", 1.0 / ((high - low) * std))
         self.register_buffer("shift", (low / (high - low) + torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / std)
+        self.difference_scale = 1.0 / (high - low)
+        self.difference = nn.Conv2d(1, 3, kernel_size=1, bias=False) if in_channels == 2 else None
+        if self.difference is not None:
+            nn.init.zeros_(self.difference.weight)
 
     def forward(self, volumes: torch.Tensor) -> torch.Tensor:
-        slices = volumes.transpose(1, 2).flatten(0, 1)  # [N * D, 1, H, W]
-        return slices * self.scale - self.shift
+        slices = volumes.transpose(1, 2).flatten(0, 1)  # [N * D, C, H, W]
+        grey = slices[:, :1] * self.scale - self.shift
+        if self.difference is None:
+            return grey
+        return grey + self.difference(slices[:, 1:] * self.difference_scale)
 
 
 class PretrainedResNet2DEncoder(nn.Module):
-    """``[N, 1, D, H, W]`` -> ``[N, F]`` (F = 512 * ``width``) through the ResNet18 backbone.
+    """``[N, C, D, H, W]`` -> ``[N, F]`` (F = 512 * ``width``) through the ResNet18 backbone.
 
     ``slice_encoding="per_slice"``: :class:`GreySlices`, the backbone on each slice, the mean over the D slices of
     their features. ``"embedding"`` (the paper's): :class:`SliceEmbedding`, then the backbone once per volume.
     With ``freeze_backbone`` the backbone's parameters do not train and it stays in eval mode (batch-norm
-    statistics frozen) whatever ``train()`` is called with.
+    statistics frozen) whatever ``train()`` is called with. The paper's embedding takes one channel (C = 1).
     """
 
     def __init__(
@@ -166,12 +180,16 @@ class PretrainedResNet2DEncoder(nn.Module):
         freeze_backbone: bool = False,
         slice_encoding: str = "per_slice",
         width: float = 1.0,
+        in_channels: int = 1,
     ):
         super().__init__()
         if slice_encoding not in SLICE_ENCODINGS:
             raise ValueError(f"slice_encoding must be one of {SLICE_ENCODINGS}, got {slice_encoding!r}")
         self.per_slice = slice_encoding == "per_slice"
-        self.embedding: nn.Module = GreySlices(intensity_range) if self.per_slice else SliceEmbedding(depth, intensity_range)
+        if not self.per_slice and in_channels != 1:
+            raise ValueError(f"the paper's slice embedding takes one channel, got in_channels={in_channels}")
+        self.embedding: nn.Module = (GreySlices(intensity_range, in_channels) if self.per_slice
+                                     else SliceEmbedding(depth, intensity_range))
         self.backbone = resnet18_backbone(width)
         self.freeze_backbone = freeze_backbone
         if freeze_backbone:
@@ -194,7 +212,7 @@ class PretrainedResNet2DEncoder(nn.Module):
 class PretrainedResNet2D(VisitSequenceNetwork):
     """ImageNet ResNet18 on each visit's slices (:class:`PretrainedResNet2DEncoder`) + tanh RNN over visits.
 
-    ``forward(image [B, T, 1, D, H, W], edss [B, T, edss_dim], lengths [B]) -> logits [B, num_classes]``;
+    ``forward(image [B, T, C, D, H, W], edss [B, T, edss_dim], lengths [B]) -> logits [B, num_classes]``;
     ``encode``, ``classify`` and ``feature_dim`` (= 512 * ``width``) as in :class:`VisitSequenceNetwork`.
 
     Args:
@@ -206,6 +224,7 @@ class PretrainedResNet2D(VisitSequenceNetwork):
         intensity_range: input intensity range the slices are normalised from, see :class:`GreySlices`.
         slice_encoding: ``"per_slice"`` (default) or the paper's ``"embedding"``, see :class:`PretrainedResNet2DEncoder`.
         width: backbone width relative to ResNet18 (1.0 for the ImageNet weights; narrower for CPU schedules).
+        in_channels: C, 1 or 2 (with the difference from the previous visit, see :class:`GreySlices`).
 
     Raises:
         UserError: ``pretrained`` without a usable ``pretrained_weights`` file.
@@ -224,8 +243,10 @@ class PretrainedResNet2D(VisitSequenceNetwork):
         intensity_range: Sequence[float] = INTENSITY_RANGE,
         slice_encoding: str = "per_slice",
         width: float = 1.0,
+        in_channels: int = 1,
     ) -> None:
-        encoder = PretrainedResNet2DEncoder(int(spatial_size[0]), intensity_range, freeze_backbone, slice_encoding, width)
+        encoder = PretrainedResNet2DEncoder(int(spatial_size[0]), intensity_range, freeze_backbone, slice_encoding, width,
+                                            in_channels)
         if pretrained:
             if pretrained_weights is None:
                 raise UserError(
@@ -236,7 +257,8 @@ class PretrainedResNet2D(VisitSequenceNetwork):
         else:
             logger.info("PretrainedResNet2D: pretrained=False, the ResNet18 backbone starts from random weights")
         feature_dim = int(BACKBONE_FEATURES * width)
-        super().__init__(encoder, feature_dim, spatial_size, edss_dim, num_classes, rnn_hidden, dropout)
+        super().__init__(encoder, feature_dim, spatial_size, edss_dim, num_classes, rnn_hidden, dropout,
+                         in_channels=in_channels)
 
     def parameter_groups(self, lr: float, backbone_lr_scale: float = 0.1) -> list[dict]:
         """Optimizer parameter groups: trainable backbone parameters at ``lr * backbone_lr_scale``, the rest at ``lr``.

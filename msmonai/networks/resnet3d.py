@@ -29,6 +29,7 @@ class ResNet3DEncoder(nn.Module):
         strides: in-plane stride of each stage's first block.
         blocks_per_stage: number of ``ResidualBlock3D`` per stage.
         norm: MONAI normalisation spec used after every convolution.
+        in_channels: channels of the input volume (2 with the difference from the previous visit).
         checkpoint_stem: in training, run the stem under activation checkpointing (``msmonai.networks.checkpointing``):
             its activations, the largest of the network (``channels[0]`` maps at half the in-plane size), are
             recomputed in the backward pass instead of kept: one 16-volume step at full size peaks at 3.0 instead
@@ -43,6 +44,7 @@ class ResNet3DEncoder(nn.Module):
         blocks_per_stage: Sequence[int] = (2, 2, 2, 2),
         norm: str | tuple = "batch",
         checkpoint_stem: bool = False,
+        in_channels: int = 1,
     ) -> None:
         super().__init__()
         self.checkpoint_stem = bool(checkpoint_stem)
@@ -51,7 +53,7 @@ class ResNet3DEncoder(nn.Module):
                 f"channels, strides, blocks_per_stage differ in length: {channels}, {strides}, {blocks_per_stage}"
             )
         self.stem = nn.Sequential(
-            Conv[Conv.CONV, 3](1, channels[0], kernel_size=7, stride=(1, 2, 2), padding=3, bias=False),
+            Conv[Conv.CONV, 3](in_channels, channels[0], kernel_size=7, stride=(1, 2, 2), padding=3, bias=False),
             get_norm_layer(name=norm, spatial_dims=3, channels=channels[0]),
             Act[Act.RELU](inplace=True),
             Pool[Pool.MAX, 3](kernel_size=3, stride=(1, 2, 2), padding=1),
@@ -79,11 +81,11 @@ class ResNet3DEncoder(nn.Module):
 class ResNet3D(VisitSequenceNetwork):
     """ResNet3D encoder per visit + tanh RNN over visits.
 
-    ``forward(image [B, T, 1, D, H, W], edss [B, T, edss_dim], lengths [B]) -> logits [B, num_classes]``;
+    ``forward(image [B, T, C, D, H, W], edss [B, T, edss_dim], lengths [B]) -> logits [B, num_classes]``;
     ``encode``, ``classify`` and ``feature_dim`` (= ``channels[-1]``) as in :class:`VisitSequenceNetwork`.
 
     Args:
-        spatial_size: (D, H, W) of one visit's volume.
+        spatial_size: (D, H, W) of one visit's volume; in_channels: C (see ``VisitSequenceNetwork``).
         edss_dim, num_classes, rnn_hidden, dropout: the shared head, see ``VisitSequenceClassifier``.
         channels, strides, blocks_per_stage, norm, checkpoint_stem: the encoder, see :class:`ResNet3DEncoder`.
     """
@@ -100,6 +102,8 @@ class ResNet3D(VisitSequenceNetwork):
         blocks_per_stage: Sequence[int] = (2, 2, 2, 2),
         norm: str | tuple = "batch",
         checkpoint_stem: bool = False,
+        in_channels: int = 1,
     ) -> None:
-        encoder = ResNet3DEncoder(channels, strides, blocks_per_stage, norm, checkpoint_stem)
-        super().__init__(encoder, channels[-1], spatial_size, edss_dim, num_classes, rnn_hidden, dropout)
+        encoder = ResNet3DEncoder(channels, strides, blocks_per_stage, norm, checkpoint_stem, in_channels)
+        super().__init__(encoder, channels[-1], spatial_size, edss_dim, num_classes, rnn_hidden, dropout,
+                         in_channels=in_channels)

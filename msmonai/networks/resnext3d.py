@@ -26,7 +26,7 @@ def standardize_per_volume(volumes: torch.Tensor, eps: float = 1e-5) -> torch.Te
 
 
 class ResNeXt3DEncoder(nn.Module):
-    """``[N, 1, D, H, W]`` -> ``[N, channels[-1]]``.
+    """``[N, C, D, H, W]`` -> ``[N, channels[-1]]``.
 
     Each volume is standardised to zero mean / unit variance, then: stem conv 7x7x7 stride (1, 2, 2) + SELU;
     per stage, ``blocks`` ``ResNeXtBlock3D`` (the stages after the first start with a conv 3x3x3 stride
@@ -45,6 +45,7 @@ class ResNeXt3DEncoder(nn.Module):
         mid_channels: C_mid of each stage's blocks.
         se_reduction: squeeze-and-excitation reduction ratio.
         normalized: batch-norm + stem max-pool (True) or the paper's self-normalising network (False).
+        in_channels: channels of the input volume (2 with the difference from the previous visit).
     """
 
     def __init__(
@@ -55,6 +56,7 @@ class ResNeXt3DEncoder(nn.Module):
         mid_channels: Sequence[int] = (4, 8, 16, 32),
         se_reduction: int = 4,
         normalized: bool = True,
+        in_channels: int = 1,
     ) -> None:
         super().__init__()
         if not len(channels) == len(blocks_per_stage) == len(mid_channels):
@@ -64,12 +66,12 @@ class ResNeXt3DEncoder(nn.Module):
             )
         conv = Conv[Conv.CONV, 3]
 
-        def width_change(in_channels: int, out_channels: int, **conv_args) -> list[nn.Module]:
+        def width_change(c_in: int, c_out: int, **conv_args) -> list[nn.Module]:
             """conv [+ batch-norm] + SELU."""
-            norm = [nn.BatchNorm3d(out_channels)] if normalized else []
-            return [conv(in_channels, out_channels, **conv_args), *norm, Act[Act.SELU]()]
+            norm = [nn.BatchNorm3d(c_out)] if normalized else []
+            return [conv(c_in, c_out, **conv_args), *norm, Act[Act.SELU]()]
 
-        stem = width_change(1, channels[0], kernel_size=7, stride=(1, 2, 2), padding=3)
+        stem = width_change(in_channels, channels[0], kernel_size=7, stride=(1, 2, 2), padding=3)
         if normalized:
             stem.append(Pool[Pool.MAX, 3](kernel_size=3, stride=(1, 2, 2), padding=1))
         self.stem = nn.Sequential(*stem)
@@ -91,13 +93,14 @@ class ResNeXt3DEncoder(nn.Module):
 class ResNeXt3D(VisitSequenceNetwork):
     """ResNeXt3D encoder per visit + tanh RNN over visits (``AlphaDropout`` in the head of the paper's network).
 
-    ``forward(image [B, T, 1, D, H, W], edss [B, T, edss_dim], lengths [B]) -> logits [B, num_classes]``;
+    ``forward(image [B, T, C, D, H, W], edss [B, T, edss_dim], lengths [B]) -> logits [B, num_classes]``;
     ``encode``, ``classify`` and ``feature_dim`` (= ``channels[-1]``) as in :class:`VisitSequenceNetwork`.
 
     Args:
         spatial_size: (D, H, W) of one visit's volume.
         edss_dim, num_classes, rnn_hidden, dropout: the shared head (alpha dropout), see ``VisitSequenceClassifier``.
-        channels, blocks_per_stage, branches, mid_channels, se_reduction, normalized: see :class:`ResNeXt3DEncoder`.
+        channels, blocks_per_stage, branches, mid_channels, se_reduction, normalized, in_channels: see
+            :class:`ResNeXt3DEncoder` (and ``VisitSequenceNetwork`` for in_channels).
         encode_chunk: volumes encoded at a time (0: all), each chunk under activation checkpointing in training,
             see ``VisitSequenceNetwork``; only with ``normalized=False`` (batch-norm needs the whole batch).
     """
@@ -116,9 +119,11 @@ class ResNeXt3D(VisitSequenceNetwork):
         se_reduction: int = 4,
         normalized: bool = True,
         encode_chunk: int = 0,
+        in_channels: int = 1,
     ) -> None:
-        encoder = ResNeXt3DEncoder(channels, blocks_per_stage, branches, mid_channels, se_reduction, normalized)
+        encoder = ResNeXt3DEncoder(channels, blocks_per_stage, branches, mid_channels, se_reduction, normalized,
+                                   in_channels)
         super().__init__(
             encoder, channels[-1], spatial_size, edss_dim, num_classes, rnn_hidden, dropout,
-            alpha_dropout=not normalized, encode_chunk=encode_chunk,
+            alpha_dropout=not normalized, encode_chunk=encode_chunk, in_channels=in_channels,
         )

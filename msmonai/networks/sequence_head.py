@@ -103,9 +103,11 @@ class VisitSequenceNetwork(nn.Module):
     the real visits are encoded (padding costs no compute and never enters batch-norm statistics).
 
     Args:
-        encoder: maps volumes ``[N, 1, D, H, W]`` to features ``[N, feature_dim]``.
+        encoder: maps volumes ``[N, C, D, H, W]`` to features ``[N, feature_dim]``.
         feature_dim: F, the encoder's output size.
         spatial_size: (D, H, W) the network is built for; inputs of another size are rejected.
+        in_channels: C, channels of one visit's volume (1: the T1 volume; 2: with its difference from the visit
+            before, ``msmonai.engine.VisitVolumes``).
         edss_dim, num_classes, rnn_hidden, dropout, alpha_dropout: see :class:`VisitSequenceClassifier`.
         encode_chunk: when > 0, the volumes are encoded this many at a time, so that memory stops growing with
             the batch; in training each chunk runs under activation checkpointing (its activations are recomputed
@@ -125,6 +127,7 @@ class VisitSequenceNetwork(nn.Module):
         dropout: float = 0.2,
         alpha_dropout: bool = False,
         encode_chunk: int = 0,
+        in_channels: int = 1,
     ) -> None:
         super().__init__()
         if len(spatial_size) != 3:
@@ -135,6 +138,7 @@ class VisitSequenceNetwork(nn.Module):
             raise ValueError("encode_chunk needs an encoder without batch-norm: its statistics would come from "
                              "each chunk instead of the whole batch")
         self.encode_chunk = int(encode_chunk)
+        self.in_channels = int(in_channels)
         self.spatial_size: List[int] = [int(s) for s in spatial_size]
         self.edss_dim = edss_dim
         self.feature_dim = feature_dim
@@ -143,9 +147,9 @@ class VisitSequenceNetwork(nn.Module):
 
     @torch.jit.export
     def encode(self, volumes: torch.Tensor) -> torch.Tensor:
-        """The per-visit image encoder alone: ``[N, 1, D, H, W]`` -> ``[N, F]``."""
-        if volumes.dim() != 5 or volumes.shape[1] != 1 or list(volumes.shape[2:]) != self.spatial_size:
-            raise ValueError(f"volumes must have shape [N, 1, {self.spatial_size}], got {volumes.shape}")
+        """The per-visit image encoder alone: ``[N, C, D, H, W]`` -> ``[N, F]``."""
+        if volumes.dim() != 5 or volumes.shape[1] != self.in_channels or list(volumes.shape[2:]) != self.spatial_size:
+            raise ValueError(f"volumes must have shape [N, {self.in_channels}, {self.spatial_size}], got {volumes.shape}")
         if self.encode_chunk > 0:
             chunks = volumes.split(self.encode_chunk)
             if not torch.jit.is_scripting() and self.training and torch.is_grad_enabled():
@@ -166,9 +170,9 @@ class VisitSequenceNetwork(nn.Module):
 
     @torch.jit.export
     def visit_features(self, image: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """Encode the real visits only: ``image [B, T, 1, D, H, W]``, ``lengths [B]`` -> ``[B, T, F]`` (zeros after each length)."""
+        """Encode the real visits only: ``image [B, T, C, D, H, W]``, ``lengths [B]`` -> ``[B, T, F]`` (zeros after each length)."""
         if image.dim() != 6:
-            raise ValueError(f"image must have shape [B, T, 1, D, H, W], got {image.shape}")
+            raise ValueError(f"image must have shape [B, T, C, D, H, W], got {image.shape}")
         batch, max_visits = image.shape[0], image.shape[1]
         lengths = lengths.to(image.device)
         check_lengths(lengths, batch, max_visits)
@@ -179,6 +183,6 @@ class VisitSequenceNetwork(nn.Module):
         return features
 
     def forward(self, image: torch.Tensor, edss: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """``image [B, T, 1, D, H, W]``, ``edss [B, T, E]``, ``lengths [B]`` int64 -> logits ``[B, C]``."""
+        """``image [B, T, C, D, H, W]``, ``edss [B, T, E]``, ``lengths [B]`` int64 -> logits ``[B, num_classes]``."""
         lengths = lengths.to(image.device)
         return self.classify(self.visit_features(image, lengths), edss, lengths)

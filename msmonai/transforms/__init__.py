@@ -3,7 +3,12 @@
 from msmonai.transforms.array import EnsureFinite, ResizeSlices, StandardizeDepth, subsample_indices
 from msmonai.transforms.augmentation import VisitAugmentation
 from msmonai.transforms.dictionary import EnsureFinited, ResizeSlicesd, StandardizeDepthd
-from msmonai.transforms.presets import DEFAULT_SPATIAL_SIZE, INTENSITY_RANGE, preprocessing_transforms
+from msmonai.transforms.presets import (
+    DEFAULT_SPATIAL_SIZE,
+    INTENSITY_RANGE,
+    difference_transforms,
+    preprocessing_transforms,
+)
 from msmonai.transforms.registration import (
     AlignToReference,
     AlignToReferenced,
@@ -28,6 +33,7 @@ __all__ = [
     "PreviousVisitDifference",
     "PreviousVisitDifferenced",
     "RegistrationError",
+    "difference_transforms",
     "preprocessing_transforms",
     "previous_visit_difference",
     "rigid_register",

@@ -1,4 +1,5 @@
-"""The one preprocessing preset every bundle, the ``preprocess`` command and prediction use.
+"""The one preprocessing preset every bundle, the ``preprocess`` command and prediction use, and the preset of the
+difference between consecutive visits (the optional second input channel).
 
 DICOM series (list of files) -> ``[1, D, H, W]`` float32 in [0, 255]: read and sort slices
 (:class:`msmonai.io.DicomSeriesReader`), reject NaN/Inf, resize each slice to H x W (2D, anti-aliased), scale each
@@ -13,10 +14,11 @@ import warnings
 from typing import Iterator, Sequence
 
 import torch
-from monai.transforms import Compose, EnsureTyped, LoadImaged, ScaleIntensityd
+from monai.transforms import Compose, DeleteItemsd, EnsureTyped, LoadImaged, ScaleIntensityd
 
 from msmonai.constants import DEFAULT_SPATIAL_SIZE, INTENSITY_RANGE
 from msmonai.transforms.dictionary import EnsureFinited, ResizeSlicesd, StandardizeDepthd
+from msmonai.transforms.registration import PreviousVisitDifferenced
 
 
 def preprocessing_transforms(
@@ -50,6 +52,21 @@ def preprocessing_transforms(
         EnsureTyped(keys, dtype=torch.float32),
     ]
     return Compose(steps)
+
+
+def difference_transforms(spatial_size: Sequence[int] = DEFAULT_SPATIAL_SIZE, on_failure: str = "raise") -> Compose:
+    """``{"image": series, "previous": series of the visit before}`` -> ``{"image": [1, D, H, W]}``: the current visit
+    minus the previous one rigidly aligned to it (ITK, ``msmonai.transforms.registration``), both preprocessed as by
+    :func:`preprocessing_transforms`, masked to the head both cover; new dark lesions are negative.
+
+    ``on_failure``: ``"raise"`` ends with one line naming the series whose registration failed; ``"unaligned"`` logs
+    that line as a warning and subtracts the previous visit unaligned.
+    """
+    return Compose([
+        preprocessing_transforms(spatial_size, keys=("image", "previous")),
+        PreviousVisitDifferenced(keys="image", previous_keys="previous", out_keys="image", on_failure=on_failure),
+        DeleteItemsd(keys="previous"),
+    ])
 
 
 @contextlib.contextmanager

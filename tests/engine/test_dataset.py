@@ -117,3 +117,28 @@ def test_noise_augmentation_touches_only_active_observations():
     assert torch.equal(clean, image)
     half, *_ = SequenceBatch()(dict(batch, image=image.half()), "cpu")
     assert half.dtype == torch.float32 and torch.equal(half, image)
+
+
+def test_differences_are_cached_per_consecutive_pair_and_form_the_second_channel(tiny_datalist):
+    items = load_datalist(tiny_datalist)
+    # a plain subtraction stands in for the registered one (msmonai.transforms.difference_transforms, tested with
+    # the registration): what is checked here is which pairs are cached and where their differences go
+    both = preprocessing_transforms(SIZE, keys=("image", "previous"))
+
+    def difference(record: dict) -> dict:
+        out = both(record)
+        return {"image": out["image"] - out["previous"]}
+
+    volumes = VisitVolumes(items, preprocessing_transforms(SIZE), num_workers=1, progress=False,
+                           difference_transform=difference)
+    pairs = {(tuple(a["image"]), tuple(b["image"])) for it in items for a, b in zip(it["visits"], it["visits"][1:])}
+    assert set(volumes.pair_index) == pairs
+    dataset = VisitSequenceDataset(items, volumes)
+    longest = max(range(len(items)), key=lambda i: len(items[i]["visits"]))
+    image, visits = dataset[longest]["image"], items[longest]["visits"]
+    assert image.shape == (len(visits), 2, *SIZE) and image.dtype == CACHE_DTYPE
+    assert torch.equal(image[0, 1], torch.zeros(SIZE, dtype=CACHE_DTYPE))  # the first visit has no previous one
+    for t in range(1, len(visits)):
+        assert torch.equal(image[t, :1], volumes.volume(visits[t]["image"]))
+        expected = volumes.volume(visits[t]["image"]).float() - volumes.volume(visits[t - 1]["image"]).float()
+        assert torch.allclose(image[t, 1:].float(), expected, atol=0.25)
