@@ -33,9 +33,10 @@ test: $(VENV)/.installed
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.run
 
-# row 7: each architecture's bundle cross-validated three ways (MRI + EDSS, MRI only, EDSS only); hours on 2 cores
+# rows 7 and 9: each architecture's bundle cross-validated three ways (MRI + EDSS, MRI only, EDSS only), and the
+# detection limit (ResNet3D against lesion strength 0-3 with the baselines); hours on 2 cores
 bench-learning: $(VENV)/.installed
-	$(BIN)/python -m bench.run --only 7 --out bench/results/learning
+	$(BIN)/python -m bench.run --only 7 9 --out bench/results/learning
 
 # row 8: ResNet3D trained federated (NVFlare simulator, 3 sites) vs centralised vs each site alone; needs .[federated]
 bench-federated: $(VENV)/.installed

@@ -1,10 +1,19 @@
-"""Row 7: does each architecture's MRI path learn? ``msmonai cv`` of its bundle three ways on the ``make demo`` cohort.
+"""Rows 7 and 9: does each architecture's MRI path learn, and how small a change does it detect?
+
+Row 7: ``msmonai cv`` of each architecture's bundle three ways on the ``make demo`` cohort.
 
 The three ways (issue 14, section 5), each over all 5 patient-grouped folds with the architecture's CPU settings:
 MRI + EDSS; MRI only (every observation's EDSS held at its first visit, ``hold_edss``); EDSS only (images blanked,
 ``blank_images``). ``msmonai compare`` puts them beside the baselines that ``msmonai cv`` fits on the same folds
 (always remission, EDSS logistic regression, image-histogram logistic regression). Target: MRI only ROC AUC >= 0.75
-with the interval's lower bound above 0.5. Hours on 2 cores, so ``make bench`` leaves it out: ``make bench-learning``.
+with the interval's lower bound above 0.5.
+
+Row 9, the detection limit (issue 24, section 5): the ResNet3D bundle's ``msmonai cv`` (MRI + EDSS, CPU schedule)
+on demo cohorts of ``LESION_STRENGTHS`` (``msmonai demo-data --lesion-strength``: 0 no lesion change tied to activity,
+1 realistic, 3 about the earlier demo), beside the baselines of the same folds; a table and
+``detection_limit.png``. At strength 0 the network must sit at chance: a leakage check.
+
+Hours on 2 cores, so ``make bench`` leaves both out: ``make bench-learning``.
 """
 
 from __future__ import annotations
@@ -17,10 +26,11 @@ from bench.workspace import BUNDLES, Cohort, demo_cohort
 from msmonai.constants import DEMO_PATIENTS
 from msmonai.errors import UserError
 
-CPU_OVERLAYS = {"ResNet3D": ["configs/cpu_small.json"], "ResNeXt3D": ["configs/cpu_small.json"],
-                "PretrainedResNet2D": []}  # the 2D network runs at full size on CPU
+CPU_OVERLAYS = {architecture: ["configs/cpu_small.json"] for architecture in BUNDLES}
 WAYS = {"MRI + EDSS": {}, "MRI only": {"hold_edss": True}, "EDSS only": {"blank_images": True}}
 SEED = 0
+LESION_STRENGTHS = (0.0, 1.0, 2.0, 3.0)
+DETECTION_ARCHITECTURE = "ResNet3D"
 
 
 def five_fold_datalist(cohort: Cohort) -> Path:
@@ -55,7 +65,7 @@ def measure_learning(architecture: str, work: Path) -> list[Row]:
     compare_runs([out / way.replace(" ", "_").replace("+", "and") for way in WAYS], out / "comparison", list(WAYS))
     baselines = runs["MRI + EDSS"]["baselines"]
     baseline_text = "; ".join(f"{name} {_figure(b['intervals']['roc_auc'])}" for name, b in baselines.items())
-    settings = " + ".join(CPU_OVERLAYS[architecture]) or "full size (50x128x128)"
+    settings = " + ".join(CPU_OVERLAYS[architecture])
     rows = []
     for way, metrics in runs.items():
         auc = metrics["intervals"]["roc_auc"]
@@ -74,3 +84,60 @@ def measure_learning(architecture: str, work: Path) -> list[Row]:
                     "wall_s": seconds[way], "seed": SEED, "overlays": CPU_OVERLAYS[architecture]},
         ))
     return rows
+
+
+def measure_detection_limit(work: Path, plot_dir: Path) -> list[Row]:
+    """One row per lesion strength: the network's pooled ROC AUC and the baselines', and ``detection_limit.png``."""
+    from msmonai.bundle_tools.cross_validation import cross_validate
+
+    overlays = CPU_OVERLAYS[DETECTION_ARCHITECTURE]
+    curve, rows = {}, []
+    for strength in LESION_STRENGTHS:
+        datalist = five_fold_datalist(demo_cohort(work, DEMO_PATIENTS, manifest=False, lesion_strength=strength))
+        started = time.perf_counter()
+        metrics = cross_validate(BUNDLES[DETECTION_ARCHITECTURE], datalist, work / f"detection_{strength:g}",
+                                 overlays=overlays, seed=SEED)
+        seconds = time.perf_counter() - started
+        baselines = {name: b["intervals"]["roc_auc"] for name, b in metrics["baselines"].items()}
+        curve[strength] = {DETECTION_ARCHITECTURE: metrics["intervals"]["roc_auc"], **baselines}
+        at_chance = metrics["intervals"]["roc_auc"]["low"] <= 0.5 <= metrics["intervals"]["roc_auc"]["high"]
+        rows.append(Row(
+            number=f"9 detection limit, strength {strength:g}",
+            measurement=f"{DETECTION_ARCHITECTURE} MRI + EDSS, 5-fold cv pooled, lesion strength {strength:g}",
+            figure=f"ROC AUC {_figure(metrics['intervals']['roc_auc'])}",
+            baseline="; ".join(f"{name} {_figure(auc)}" for name, auc in baselines.items()),
+            target="chance (interval holds 0.5): leakage check" if strength == 0 else "",
+            met=at_chance if strength == 0 else None, runs="1",
+            notes=(f"msmonai demo-data --patients {DEMO_PATIENTS} --lesion-strength {strength:g} (seed 0), msmonai "
+                   f"manifest --folds 5, msmonai cv of the {DETECTION_ARCHITECTURE} bundle with {' + '.join(overlays)} "
+                   f"(seed {SEED}); 95 % patient-bootstrap intervals; wall time {seconds:.0f} s"),
+            values={"roc_auc": curve[strength], "wall_s": seconds, "seed": SEED},
+        ))
+    _plot_detection_limit(curve, plot_dir / "detection_limit.png")
+    return rows
+
+
+def _plot_detection_limit(curve: dict[float, dict[str, dict]], path: Path) -> None:
+    """ROC AUC (with its interval) against lesion strength, one line per model."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from msmonai.fileio import atomic_path
+
+    figure, axes = plt.subplots(figsize=(6, 4))
+    strengths = sorted(curve)
+    for name in curve[strengths[0]]:
+        values = [curve[s][name] for s in strengths]
+        axes.errorbar(strengths, [v["value"] for v in values], capsize=3, marker="o", label=name,
+                      yerr=[[v["value"] - v["low"] for v in values], [v["high"] - v["value"] for v in values]])
+    axes.axhline(0.5, color="grey", linestyle=":", linewidth=1)
+    axes.set(xlabel="lesion strength (msmonai demo-data --lesion-strength; 1 = realistic)",
+             ylabel="pooled ROC AUC (95 % interval)", ylim=(0.2, 1.02), title="Detection limit")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=120)
+    plt.close(figure)

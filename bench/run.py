@@ -24,10 +24,10 @@ from bench.report import Row, markdown_table, write_results
 from bench.workspace import REPO, demo_cohort, output_to_log
 
 ARCHITECTURES = ("PretrainedResNet2D", "ResNet3D", "ResNeXt3D")
-OPT_IN = ("7 ", "8 ")  # rows run only when --only names them (make bench-learning, make bench-federated)
+OPT_IN = ("7 ", "8 ", "9 ")  # rows run only when --only names them (make bench-learning, make bench-federated)
 
 
-def measurements(work: Path, runs: int) -> list[tuple[str, Callable[[], list[Row]]]]:
+def measurements(work: Path, runs: int, plot_dir: Path) -> list[tuple[str, Callable[[], list[Row]]]]:
     """The measurements in the order they run, each a (label, thunk returning rows)."""
     from bench.checkpointing import measure_checkpointing
     from bench.data_path import measure_cache_fill, measure_data_path
@@ -35,7 +35,7 @@ def measurements(work: Path, runs: int) -> list[tuple[str, Callable[[], list[Row
     from bench.inference import measure_latency, measure_predict_command
     from bench.ingestion import measure_ingestion
     from bench.federated import measure_federated
-    from bench.learning import measure_learning
+    from bench.learning import measure_detection_limit, measure_learning
     from bench.memory import measure_peak_rss
     from bench.scaling import measure_scaling
     from bench.throughput import measure_throughput
@@ -82,6 +82,7 @@ def measurements(work: Path, runs: int) -> list[tuple[str, Callable[[], list[Row
              ("6 scaling (50-patient cohort)", lambda: measure_scaling(demo_cohort(work, 50, manifest=False), work, runs=runs))]
     plan += [(f"7 learning {a}", lambda a=a: measure_learning(a, work)) for a in ARCHITECTURES]  # hours: opt-in
     plan += [("8 federated", lambda: measure_federated(work))]  # tens of minutes, needs .[federated]: opt-in
+    plan += [("9 detection limit", lambda: measure_detection_limit(work, plot_dir))]  # hours: opt-in
     return plan
 
 
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     with output_to_log(work / "bench.log") as terminal:
         print(f"msmonai bench: working in {work} (workflow output: {work / 'bench.log'})", file=terminal)
         print(f"[bench {time.time() - started:5.0f} s] demo cohort (28 patients) and its manifest", file=terminal)
-        for label, measure in measurements(work, args.runs):
+        for label, measure in measurements(work, args.runs, args.out):
             if args.only and not any(label.startswith(prefix) for prefix in args.only):
                 continue
             if not args.only and label.startswith(OPT_IN):

@@ -43,16 +43,19 @@ class Cohort:
         return self.root / "site_secret.key"
 
 
-def demo_cohort(work: Path, patients: int, manifest: bool = True) -> Cohort:
+def demo_cohort(work: Path, patients: int, manifest: bool = True, lesion_strength: float = 1.0) -> Cohort:
     """The ``patients``-patient demo cohort under ``work`` (seed 0), written by the public commands unless present.
 
     With ``manifest``, also ``msmonai manifest`` into 5 patient-grouped folds with fold 4 as the test set, as ``make demo``.
+    ``lesion_strength``: ``msmonai demo-data --lesion-strength`` (1: the realistic default).
     """
     from msmonai.cli import main as msmonai_cli
 
-    cohort = Cohort(work / f"cohort_{patients}")
+    suffix = "" if lesion_strength == 1.0 else f"_strength_{lesion_strength:g}"
+    cohort = Cohort(work / f"cohort_{patients}{suffix}")
     if not cohort.clinical.is_file():  # demo-data writes clinical.csv after every DICOM file
-        if msmonai_cli(["demo-data", "--out", str(cohort.root), "--patients", str(patients)]):
+        if msmonai_cli(["demo-data", "--out", str(cohort.root), "--patients", str(patients),
+                        "--lesion-strength", str(lesion_strength)]):
             raise UserError(f"{cohort.root}: msmonai demo-data failed")
     if manifest and not cohort.datalist.is_file():
         if msmonai_cli(["manifest", "--dicom", str(cohort.dicom), "--clinical", str(cohort.clinical), "--out",
