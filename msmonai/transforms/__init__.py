@@ -1,6 +1,6 @@
 """MONAI transforms of the paper's preprocessing (array + dictionary forms) and the shared preset."""
 
-from msmonai.transforms.array import EnsureFinite, ResizeSlices, StandardizeDepth, subsample_indices
+from msmonai.transforms.array import EnsureFinite, ResizeSlices, StandardizeDepth
 from msmonai.transforms.augmentation import VisitAugmentation
 from msmonai.transforms.dictionary import EnsureFinited, ResizeSlicesd, StandardizeDepthd
 from msmonai.transforms.presets import (
@@ -37,6 +37,5 @@ __all__ = [
     "preprocessing_transforms",
     "previous_visit_difference",
     "rigid_register",
-    "subsample_indices",
     "VisitAugmentation",
 ]

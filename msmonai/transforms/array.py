@@ -7,32 +7,22 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
 import torch
 from monai.data import MetaTensor
-from monai.transforms import SpatialPad, Transform
+from monai.transforms import Resize, SpatialPad, Transform
 from monai.transforms.utils import scale_affine
 from monai.utils.type_conversion import convert_to_tensor
-
-
-def subsample_indices(n_slices: int, depth: int) -> np.ndarray:
-    """Indices of ``depth`` slices spread at regular intervals over ``n_slices``; first and last kept.
-
-    >>> subsample_indices(60, 50)[[0, -1]].tolist()
-    [0, 59]
-    """
-    if depth < 1 or n_slices < depth:
-        raise ValueError(f"cannot pick {depth} of {n_slices} slices")
-    return np.round(np.linspace(0, n_slices - 1, depth)).astype(np.int64)
 
 
 class StandardizeDepth(Transform):
     """Bring the slice axis to exactly ``depth`` slices, as in the paper.
 
     Fewer slices: zero slices added symmetrically, ``(depth - n) // 2`` before and the rest after.
-    More slices: ``depth`` slices subsampled at regular intervals over the whole extent (first and last kept).
+    More slices: resized along the slice axis by area averaging (MONAI ``Resize``, mode ``"area"``): each output slice
+    is the mean of the input slices it covers, so a lesion in one slice is diluted, never dropped (the earlier
+    regular subsampling dropped 35 of 60 slices at depth 25, and with them most small lesions: docs/training.md).
     A :class:`~monai.data.MetaTensor` keeps a consistent affine: padding shifts the origin (MONAI ``SpatialPad``),
-    subsampling stretches the slice spacing by ``(n - 1) / (depth - 1)``.
+    resizing stretches the slice spacing by ``n / depth``.
 
     Args:
         depth: target number of slices D.
@@ -51,13 +41,7 @@ class StandardizeDepth(Transform):
             return SpatialPad(spatial_size=(self.depth, -1, -1), method="symmetric", mode="constant")(img)
         if n_slices == self.depth:
             return img
-        index = torch.as_tensor(subsample_indices(n_slices, self.depth), device=img.device)
-        out = img.index_select(1, index)
-        if isinstance(out, MetaTensor):
-            stretch = torch.eye(4, dtype=torch.float64)
-            stretch[0, 0] = (n_slices - 1) / (self.depth - 1) if self.depth > 1 else 1.0
-            out.affine = out.affine.to(torch.float64) @ stretch
-        return out
+        return Resize(spatial_size=(self.depth, -1, -1), mode="area")(img)
 
 
 class EnsureFinite(Transform):

@@ -3,7 +3,7 @@ difference between consecutive visits (the optional second input channel).
 
 DICOM series (list of files) -> ``[1, D, H, W]`` float32 in [0, 255]: read and sort slices
 (:class:`msmonai.io.DicomSeriesReader`), reject NaN/Inf, resize each slice to H x W (2D, anti-aliased), scale each
-scan to [0, 255], standardise the slice count to D (symmetric zero padding or regular subsampling).
+scan to [0, 255], standardise the slice count to D (symmetric zero padding, or area-averaging resize along the slices).
 """
 
 from __future__ import annotations

@@ -10,7 +10,6 @@ from msmonai.transforms import (
     StandardizeDepth,
     StandardizeDepthd,
     preprocessing_transforms,
-    subsample_indices,
 )
 
 
@@ -34,32 +33,22 @@ def test_padding_is_symmetric_with_zero_slices(n, depth, expected):
     assert out[0, :, 0, 0].tolist() == expected
 
 
-@pytest.mark.parametrize(
-    "n, depth, expected",
-    [
-        (9, 5, [0, 2, 4, 6, 8]),
-        (60, 50, None),
-        (10, 4, [0, 3, 6, 9]),
-        (7, 1, [0]),
-    ],
-)
-def test_subsampling_indices_are_regular_and_keep_both_ends(n, depth, expected):
-    idx = subsample_indices(n, depth)
-    assert len(idx) == depth
-    assert idx[0] == 0
-    if depth > 1:
-        assert idx[-1] == n - 1
-        steps = np.diff(idx)
-        assert steps.min() >= 1 and steps.max() - steps.min() <= 1  # regular up to rounding, no repeats
-    if expected is not None:
-        assert idx.tolist() == expected
-
-
-def test_subsampling_picks_those_slices_and_stretches_the_affine():
+def test_more_slices_are_averaged_not_dropped_and_the_affine_stretches():
     img = MetaTensor(slice_ids(9), affine=torch.diag(torch.tensor([3.0, 1.0, 1.0, 1.0], dtype=torch.float64)))
-    out = StandardizeDepth(5)(img)
-    assert out[0, :, 0, 0].tolist() == [1, 3, 5, 7, 9]
-    assert float(out.affine[0, 0]) == pytest.approx(6.0)  # slice spacing 3 mm x (9 - 1) / (5 - 1)
+    out = StandardizeDepth(3)(img)
+    assert out[0, :, 0, 0].tolist() == [2, 5, 8]  # means of slices 1-3, 4-6, 7-9
+    assert float(out.affine[0, 0]) == pytest.approx(9.0)  # slice spacing 3 mm x 9 / 3
+
+
+def test_a_lesion_in_one_of_sixty_slices_survives_resizing_to_25():
+    img = torch.full((1, 60, 4, 4), 200.0)
+    for k in range(60):  # a dark spot in each slice alone: wherever it lies, some output slice shows it
+        one = img.clone()
+        one[0, k, 1, 1] = 50.0
+        out = StandardizeDepth(25)(one)
+        assert out.shape == (1, 25, 4, 4)
+        assert float(out[0, :, 1, 1].min()) <= 200.0 - 150.0 / 4 + 1e-3  # averaged over at most 4 slices
+        assert float(out[0, :, 0, 0].min()) == 200.0  # and nowhere else
 
 
 def test_padding_moves_the_origin_back_by_the_added_slices():
