@@ -11,7 +11,7 @@ from torch import nn
 
 from msmonai.bundle_tools.portable_export import TOLERANCE, export_portable
 from msmonai.errors import UserError
-from msmonai.networks import ResNet3D, VisitSequenceNetwork
+from msmonai.networks import PretrainedResNet2D, ResNet3D, ResNeXt3D, VisitSequenceNetwork
 
 SMALL = [6, 32, 32]
 
@@ -28,9 +28,15 @@ class BatchCentred(nn.Module):
         return self.project(means - means.mean())
 
 
-def test_exports_of_a_small_network_match_it(tmp_path):
+@pytest.mark.parametrize("build", [
+    lambda: ResNet3D(spatial_size=SMALL, channels=(4, 8, 8, 8)),
+    lambda: ResNet3D(spatial_size=SMALL, channels=(4, 8, 8, 8), in_channels=2),  # with the difference
+    lambda: ResNeXt3D(spatial_size=SMALL, channels=(8, 16), blocks_per_stage=(1, 1), branches=2, mid_channels=(2, 4)),
+    lambda: PretrainedResNet2D(spatial_size=SMALL, pretrained=False, width=0.25, in_channels=2),  # per slice
+], ids=["ResNet3D", "ResNet3D with difference", "ResNeXt3D", "PretrainedResNet2D per slice with difference"])
+def test_exports_of_the_default_networks_match_them(build, tmp_path):
     torch.manual_seed(0)
-    network = ResNet3D(spatial_size=SMALL, channels=(4, 8, 8, 8))
+    network = build()
     differences = export_portable(network, tmp_path / "m.pt2", tmp_path / "m.onnx")
     assert set(differences) == {"pt2", "onnx"}
     assert all(0 <= d <= TOLERANCE for d in differences.values())
