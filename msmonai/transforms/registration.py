@@ -147,8 +147,11 @@ def previous_visit_difference(
     if previous is None:
         difference = np.zeros_like(current_array)
     else:
-        aligned, _ = rigid_register(previous, current_array, spacing, previous_spacing, label=label,
-                                    on_failure=on_failure)
+        aligned, info = rigid_register(previous, current_array, spacing, previous_spacing, label=label,
+                                       on_failure=on_failure)
+        logger.info("%s: previous visit aligned by %.1f degrees and %.1f mm; mean absolute difference in the head "
+                    "%.1f unaligned, %.1f aligned", label, info["rotation_deg"], np.linalg.norm(info["translation_mm"]),
+                    info["residual_before"], info["residual_after"])
         level = _bright_median(aligned)
         if level > 0:
             aligned *= _bright_median(current_array) / level
