@@ -155,14 +155,14 @@ class VisitSequenceDataset(Dataset):
 
     Args:
         items: observations; volumes: their visit volumes.
-        transform: applied to each observation's ``image`` (training augmentation, e.g.
+        augmentation: applied to each observation's ``image`` in training (e.g.
             ``msmonai.transforms.VisitAugmentation``); None leaves the cached volumes as they are.
     """
 
-    def __init__(self, items: Sequence[dict], volumes: VisitVolumes, transform: Callable | None = None) -> None:
+    def __init__(self, items: Sequence[dict], volumes: VisitVolumes, augmentation: Callable | None = None) -> None:
         self.items = list(items)
         self.volumes = volumes
-        self.transform = transform
+        self.augmentation = augmentation
 
     def __len__(self) -> int:
         return len(self.items)
@@ -172,7 +172,7 @@ class VisitSequenceDataset(Dataset):
         visits = item["visits"]
         image = torch.stack([self._channels(previous, visit) for previous, visit in zip([None, *visits], visits)])
         return {
-            "image": self.transform(image) if self.transform is not None else image,
+            "image": self.augmentation(image) if self.augmentation is not None else image,
             "edss": torch.tensor([v["edss"] for v in visits], dtype=torch.float32),
             "length": len(visits),
             "label": int(item.get("label", -1)),

@@ -23,6 +23,7 @@ from monai.networks.utils import eval_mode
 from torch import nn
 
 from msmonai.engine.dataset import VisitSequenceDataset, VisitVolumes, collate_sequences
+from msmonai.errors import UserError
 
 
 class VisitFeatures:
@@ -38,7 +39,12 @@ class VisitFeatures:
         batch_size: volumes encoded per forward pass.
     """
 
+    with_difference = False  # the features stand for whole visits; VisitSequenceDataset adds no channel to them
+
     def __init__(self, volumes: VisitVolumes, network: nn.Module, batch_size: int = 16) -> None:
+        if volumes.with_difference:
+            raise UserError("the frozen-backbone features encode each visit's volume alone: run configs/"
+                            "frozen_backbone.json without difference=true")
         self.volumes = volumes
         self.network = network
         self.batch_size = int(batch_size)

@@ -13,6 +13,8 @@ REFERENCE = "ms_activity_resnet3d"
 ARCHITECTURE_IDS = {  # ids of train.json that may differ from the ResNet3D bundle's, and why
     "ms_activity_resnext3d": {
         "num_epochs", "weight_decay", "optimizer#_target_", "optimizer#weight_decay",  # the paper's NAdam schedule
+        "optimizer#decoupled_weight_decay",  # ... with the decay decoupled from the gradient
+        "normalized", "network_def#normalized",  # batch-norm + stem max-pool, or the paper's self-normalising network
         "network_def#_target_", "checkpoint_stem", "network_def#checkpoint_stem", "encode_chunk",
         "network_def#encode_chunk",  # memory saving that fits each encoder
         "mid_channels", "network_def#mid_channels",  # the ResNeXt blocks' bottleneck widths
@@ -21,7 +23,9 @@ ARCHITECTURE_IDS = {  # ids of train.json that may differ from the ResNet3D bund
         "network_def#_target_", "checkpoint_stem", "network_def#checkpoint_stem", "pretrained", "pretrained_weights",
         "network_def#pretrained", "network_def#pretrained_weights", "freeze_backbone", "network_def#freeze_backbone",
         "backbone_lr_scale", "optimizer#params",  # ImageNet weights and the backbone's learning rate
-        "channels", "network_def#channels",  # ResNet18's widths are fixed
+        "channels", "network_def#channels",  # ResNet18's widths are fixed ...
+        "backbone_width", "network_def#width",  # ... up to a factor for CPU schedules without ImageNet weights
+        "slice_encoding", "network_def#slice_encoding",  # each slice through the backbone, or the paper's embedding
     },
 }
 
