@@ -14,13 +14,15 @@ from msmonai.networks.checkpointing import checkpointed
 from msmonai.networks.sequence_head import VisitSequenceNetwork
 from msmonai.constants import DEFAULT_SPATIAL_SIZE
 
+POOLING = ("avg", "avgmax")
+
 
 class ResNet3DEncoder(nn.Module):
     """``[N, 1, D, H, W]`` -> ``[N, channels[-1]]``.
 
     Stem: conv 7x7x7 stride (1, 2, 2), norm, ReLU, max-pool 3x3x3 stride (1, 2, 2); then one stage per entry
     of ``channels``: a ``ResidualBlock3D(prev, c, stride)`` followed by ``blocks - 1`` blocks ``(c, c, 1)``;
-    global average pooling; flatten. The slice axis D is never strided, so the in-plane size shrinks by
+    global pooling (``pooling``); flatten. The slice axis D is never strided, so the in-plane size shrinks by
     ``4 * prod(strides)`` (32 with the defaults: 128x128 -> 4x4) while all D slices are kept.
     Convolutions use He (fan-out) initialisation as in torchvision/MONAI ResNets.
 
@@ -30,6 +32,9 @@ class ResNet3DEncoder(nn.Module):
         blocks_per_stage: number of ``ResidualBlock3D`` per stage.
         norm: MONAI normalisation spec used after every convolution.
         in_channels: channels of the input volume (2 with the difference from the previous visit).
+        pooling: ``"avg"``, global average pooling (the paper's), ``[N, channels[-1]]``; ``"avgmax"``, average and
+            maximum side by side, ``[N, 2 * channels[-1]]``: a new lesion is a few voxels of the last feature maps,
+            which the average over the whole volume dilutes and the maximum keeps (multiple-instance pooling).
         checkpoint_stem: in training, run the stem under activation checkpointing (``msmonai.networks.checkpointing``):
             its activations, the largest of the network (``channels[0]`` maps at half the in-plane size), are
             recomputed in the backward pass instead of kept: one 16-volume step at full size peaks at 3.0 instead
@@ -45,8 +50,11 @@ class ResNet3DEncoder(nn.Module):
         norm: str | tuple = "batch",
         checkpoint_stem: bool = False,
         in_channels: int = 1,
+        pooling: str = "avg",
     ) -> None:
         super().__init__()
+        if pooling not in POOLING:
+            raise ValueError(f"pooling must be one of {POOLING}, got {pooling!r}")
         self.checkpoint_stem = bool(checkpoint_stem)
         if not len(channels) == len(strides) == len(blocks_per_stage):
             raise ValueError(
@@ -66,6 +74,8 @@ class ResNet3DEncoder(nn.Module):
             previous = width
         self.blocks = nn.Sequential(*blocks)
         self.pool = Pool[Pool.ADAPTIVEAVG, 3](1)
+        self.max_pool = Pool[Pool.ADAPTIVEMAX, 3](1) if pooling == "avgmax" else None
+        self.feature_dim = channels[-1] * (2 if self.max_pool is not None else 1)
         for module in self.modules():
             if isinstance(module, nn.Conv3d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
@@ -75,19 +85,22 @@ class ResNet3DEncoder(nn.Module):
             stem = checkpointed(self.stem, volumes)
         else:
             stem = self.stem(volumes)
-        return torch.flatten(self.pool(self.blocks(stem)), 1)
+        maps = self.blocks(stem)
+        if self.max_pool is not None:
+            return torch.cat([torch.flatten(self.pool(maps), 1), torch.flatten(self.max_pool(maps), 1)], dim=1)
+        return torch.flatten(self.pool(maps), 1)
 
 
 class ResNet3D(VisitSequenceNetwork):
     """ResNet3D encoder per visit + tanh RNN over visits.
 
     ``forward(image [B, T, C, D, H, W], edss [B, T, edss_dim], lengths [B]) -> logits [B, num_classes]``;
-    ``encode``, ``classify`` and ``feature_dim`` (= ``channels[-1]``) as in :class:`VisitSequenceNetwork`.
+    ``encode``, ``classify`` and ``feature_dim`` (``channels[-1]``, twice that with ``pooling="avgmax"``) as in :class:`VisitSequenceNetwork`.
 
     Args:
         spatial_size: (D, H, W) of one visit's volume; in_channels: C (see ``VisitSequenceNetwork``).
         edss_dim, num_classes, rnn_hidden, dropout: the shared head, see ``VisitSequenceClassifier``.
-        channels, strides, blocks_per_stage, norm, checkpoint_stem: the encoder, see :class:`ResNet3DEncoder`.
+        channels, strides, blocks_per_stage, norm, checkpoint_stem, pooling: the encoder, see :class:`ResNet3DEncoder`.
     """
 
     def __init__(
@@ -103,7 +116,8 @@ class ResNet3D(VisitSequenceNetwork):
         norm: str | tuple = "batch",
         checkpoint_stem: bool = False,
         in_channels: int = 1,
+        pooling: str = "avg",
     ) -> None:
-        encoder = ResNet3DEncoder(channels, strides, blocks_per_stage, norm, checkpoint_stem, in_channels)
-        super().__init__(encoder, channels[-1], spatial_size, edss_dim, num_classes, rnn_hidden, dropout,
+        encoder = ResNet3DEncoder(channels, strides, blocks_per_stage, norm, checkpoint_stem, in_channels, pooling)
+        super().__init__(encoder, encoder.feature_dim, spatial_size, edss_dim, num_classes, rnn_hidden, dropout,
                          in_channels=in_channels)
