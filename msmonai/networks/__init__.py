@@ -4,7 +4,7 @@ Every network maps ``image [B, T, 1, D, H, W]``, ``edss [B, T, 8]`` and ``length
 for the last real visit of each sequence; see :class:`VisitSequenceNetwork`.
 """
 
-from msmonai.networks.blocks import ResidualBlock3D, ResNeXtBlock3D, init_lecun_normal
+from msmonai.networks.blocks import GlobalPool3D, ResidualBlock3D, ResNeXtBlock3D, init_lecun_normal
 from msmonai.networks.pretrained_resnet2d import (
     RESNET18_WEIGHTS_SHA256,
     RESNET18_WEIGHTS_URL,
@@ -31,6 +31,7 @@ __all__ = [
     "ResNeXtBlock3D",
     "ResNet3D",
     "ResNet3DEncoder",
+    "GlobalPool3D",
     "ResidualBlock3D",
     "GreySlices",
     "SliceEmbedding",

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 from monai.networks.blocks import ChannelSELayer
-from monai.networks.layers.factories import Act, Conv
+from monai.networks.layers.factories import Act, Conv, Pool
 from monai.networks.layers.utils import get_norm_layer
 from torch import nn
 
@@ -21,6 +21,30 @@ def init_lecun_normal(module: nn.Module) -> None:
         nn.init.kaiming_normal_(module.weight, mode="fan_in", nonlinearity="linear")
         if module.bias is not None:
             nn.init.zeros_(module.bias)
+
+
+POOLING = ("avg", "avgmax")
+
+
+class GlobalPool3D(nn.Module):
+    """``[N, C, D, H, W]`` -> ``[N, C]`` (``"avg"``: global average, the paper's) or ``[N, 2C]`` (``"avgmax"``: average
+    and maximum side by side). A new lesion is a few voxels of the last feature maps: the average over the whole
+    volume dilutes it, the maximum keeps it (multiple-instance pooling)."""
+
+    def __init__(self, mode: str = "avg") -> None:
+        super().__init__()
+        if mode not in POOLING:
+            raise ValueError(f"pooling must be one of {POOLING}, got {mode!r}")
+        self.with_max = mode == "avgmax"
+
+    def output_dim(self, channels: int) -> int:
+        return channels * (2 if self.with_max else 1)
+
+    def forward(self, maps: torch.Tensor) -> torch.Tensor:
+        average = maps.mean(dim=(2, 3, 4))
+        if self.with_max:
+            return torch.cat([average, maps.amax(dim=(2, 3, 4))], dim=1)
+        return average
 
 
 class ResidualBlock3D(nn.Module):

@@ -9,12 +9,10 @@ from monai.networks.layers.factories import Act, Conv, Pool
 from monai.networks.layers.utils import get_norm_layer
 from torch import nn
 
-from msmonai.networks.blocks import ResidualBlock3D
+from msmonai.networks.blocks import GlobalPool3D, ResidualBlock3D
 from msmonai.networks.checkpointing import checkpointed
 from msmonai.networks.sequence_head import VisitSequenceNetwork
 from msmonai.constants import DEFAULT_SPATIAL_SIZE
-
-POOLING = ("avg", "avgmax")
 
 
 class ResNet3DEncoder(nn.Module):
@@ -22,7 +20,7 @@ class ResNet3DEncoder(nn.Module):
 
     Stem: conv 7x7x7 stride (1, 2, 2), norm, ReLU, max-pool 3x3x3 stride (1, 2, 2); then one stage per entry
     of ``channels``: a ``ResidualBlock3D(prev, c, stride)`` followed by ``blocks - 1`` blocks ``(c, c, 1)``;
-    global pooling (``pooling``); flatten. The slice axis D is never strided, so the in-plane size shrinks by
+    global pooling (``pooling``). The slice axis D is never strided, so the in-plane size shrinks by
     ``4 * prod(strides)`` (32 with the defaults: 128x128 -> 4x4) while all D slices are kept.
     Convolutions use He (fan-out) initialisation as in torchvision/MONAI ResNets.
 
@@ -32,9 +30,8 @@ class ResNet3DEncoder(nn.Module):
         blocks_per_stage: number of ``ResidualBlock3D`` per stage.
         norm: MONAI normalisation spec used after every convolution.
         in_channels: channels of the input volume (2 with the difference from the previous visit).
-        pooling: ``"avg"``, global average pooling (the paper's), ``[N, channels[-1]]``; ``"avgmax"``, average and
-            maximum side by side, ``[N, 2 * channels[-1]]``: a new lesion is a few voxels of the last feature maps,
-            which the average over the whole volume dilutes and the maximum keeps (multiple-instance pooling).
+        pooling: ``"avg"`` (the paper's) or ``"avgmax"``, :class:`GlobalPool3D`; ``feature_dim`` is ``channels[-1]``
+            or twice that.
         checkpoint_stem: in training, run the stem under activation checkpointing (``msmonai.networks.checkpointing``):
             its activations, the largest of the network (``channels[0]`` maps at half the in-plane size), are
             recomputed in the backward pass instead of kept: one 16-volume step at full size peaks at 3.0 instead
@@ -53,8 +50,6 @@ class ResNet3DEncoder(nn.Module):
         pooling: str = "avg",
     ) -> None:
         super().__init__()
-        if pooling not in POOLING:
-            raise ValueError(f"pooling must be one of {POOLING}, got {pooling!r}")
         self.checkpoint_stem = bool(checkpoint_stem)
         if not len(channels) == len(strides) == len(blocks_per_stage):
             raise ValueError(
@@ -73,9 +68,8 @@ class ResNet3DEncoder(nn.Module):
             blocks += [ResidualBlock3D(width, width, 1, norm) for _ in range(depth - 1)]
             previous = width
         self.blocks = nn.Sequential(*blocks)
-        self.pool = Pool[Pool.ADAPTIVEAVG, 3](1)
-        self.max_pool = Pool[Pool.ADAPTIVEMAX, 3](1) if pooling == "avgmax" else None
-        self.feature_dim = channels[-1] * (2 if self.max_pool is not None else 1)
+        self.pool = GlobalPool3D(pooling)
+        self.feature_dim = self.pool.output_dim(channels[-1])
         for module in self.modules():
             if isinstance(module, nn.Conv3d):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
@@ -85,10 +79,7 @@ class ResNet3DEncoder(nn.Module):
             stem = checkpointed(self.stem, volumes)
         else:
             stem = self.stem(volumes)
-        maps = self.blocks(stem)
-        if self.max_pool is not None:
-            return torch.cat([torch.flatten(self.pool(maps), 1), torch.flatten(self.max_pool(maps), 1)], dim=1)
-        return torch.flatten(self.pool(maps), 1)
+        return self.pool(self.blocks(stem))
 
 
 class ResNet3D(VisitSequenceNetwork):

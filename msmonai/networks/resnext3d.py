@@ -12,7 +12,7 @@ import torch
 from monai.networks.layers.factories import Act, Conv, Pool
 from torch import nn
 
-from msmonai.networks.blocks import ResNeXtBlock3D, init_lecun_normal
+from msmonai.networks.blocks import GlobalPool3D, ResNeXtBlock3D, init_lecun_normal
 from msmonai.networks.sequence_head import VisitSequenceNetwork
 from msmonai.constants import DEFAULT_SPATIAL_SIZE
 
@@ -30,7 +30,7 @@ class ResNeXt3DEncoder(nn.Module):
 
     Each volume is standardised to zero mean / unit variance, then: stem conv 7x7x7 stride (1, 2, 2) + SELU;
     per stage, ``blocks`` ``ResNeXtBlock3D`` (the stages after the first start with a conv 3x3x3 stride
-    (1, 2, 2) + SELU that changes the width); global average pooling; flatten. Every conv/linear weight
+    (1, 2, 2) + SELU that changes the width); global pooling (``pooling``). Every conv/linear weight
     ~ N(0, 1/fan_in).
 
     ``normalized`` (default) puts batch-norm after the stem and after each width-changing conv, and a max-pool
@@ -46,6 +46,8 @@ class ResNeXt3DEncoder(nn.Module):
         se_reduction: squeeze-and-excitation reduction ratio.
         normalized: batch-norm + stem max-pool (True) or the paper's self-normalising network (False).
         in_channels: channels of the input volume (2 with the difference from the previous visit).
+        pooling: ``"avg"`` (the paper's) or ``"avgmax"``, :class:`GlobalPool3D`; ``feature_dim`` is ``channels[-1]``
+            or twice that.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class ResNeXt3DEncoder(nn.Module):
         se_reduction: int = 4,
         normalized: bool = True,
         in_channels: int = 1,
+        pooling: str = "avg",
     ) -> None:
         super().__init__()
         if not len(channels) == len(blocks_per_stage) == len(mid_channels):
@@ -83,23 +86,24 @@ class ResNeXt3DEncoder(nn.Module):
             layers += [ResNeXtBlock3D(width, mid, branches, se_reduction) for _ in range(depth)]
             previous = width
         self.stages = nn.Sequential(*layers)
-        self.pool = Pool[Pool.ADAPTIVEAVG, 3](1)
+        self.pool = GlobalPool3D(pooling)
+        self.feature_dim = self.pool.output_dim(channels[-1])
         self.apply(init_lecun_normal)
 
     def forward(self, volumes: torch.Tensor) -> torch.Tensor:
-        return torch.flatten(self.pool(self.stages(self.stem(standardize_per_volume(volumes)))), 1)
+        return self.pool(self.stages(self.stem(standardize_per_volume(volumes))))
 
 
 class ResNeXt3D(VisitSequenceNetwork):
     """ResNeXt3D encoder per visit + tanh RNN over visits (``AlphaDropout`` in the head of the paper's network).
 
     ``forward(image [B, T, C, D, H, W], edss [B, T, edss_dim], lengths [B]) -> logits [B, num_classes]``;
-    ``encode``, ``classify`` and ``feature_dim`` (= ``channels[-1]``) as in :class:`VisitSequenceNetwork`.
+    ``encode``, ``classify`` and ``feature_dim`` (``channels[-1]``, twice that with ``pooling="avgmax"``) as in :class:`VisitSequenceNetwork`.
 
     Args:
         spatial_size: (D, H, W) of one visit's volume.
         edss_dim, num_classes, rnn_hidden, dropout: the shared head (alpha dropout), see ``VisitSequenceClassifier``.
-        channels, blocks_per_stage, branches, mid_channels, se_reduction, normalized, in_channels: see
+        channels, blocks_per_stage, branches, mid_channels, se_reduction, normalized, in_channels, pooling: see
             :class:`ResNeXt3DEncoder` (and ``VisitSequenceNetwork`` for in_channels).
         encode_chunk: volumes encoded at a time (0: all), each chunk under activation checkpointing in training,
             see ``VisitSequenceNetwork``; only with ``normalized=False`` (batch-norm needs the whole batch).
@@ -120,10 +124,11 @@ class ResNeXt3D(VisitSequenceNetwork):
         normalized: bool = True,
         encode_chunk: int = 0,
         in_channels: int = 1,
+        pooling: str = "avg",
     ) -> None:
         encoder = ResNeXt3DEncoder(channels, blocks_per_stage, branches, mid_channels, se_reduction, normalized,
-                                   in_channels)
+                                   in_channels, pooling)
         super().__init__(
-            encoder, channels[-1], spatial_size, edss_dim, num_classes, rnn_hidden, dropout,
+            encoder, encoder.feature_dim, spatial_size, edss_dim, num_classes, rnn_hidden, dropout,
             alpha_dropout=not normalized, encode_chunk=encode_chunk, in_channels=in_channels,
         )

@@ -30,10 +30,10 @@ class BatchCentred(nn.Module):
 
 @pytest.mark.parametrize("build", [
     lambda: ResNet3D(spatial_size=SMALL, channels=(4, 8, 8, 8)),
-    lambda: ResNet3D(spatial_size=SMALL, channels=(4, 8, 8, 8), in_channels=2),  # with the difference
+    lambda: ResNet3D(spatial_size=SMALL, channels=(4, 8, 8, 8), in_channels=2, pooling="avgmax"),  # difference recipe
     lambda: ResNeXt3D(spatial_size=SMALL, channels=(8, 16), blocks_per_stage=(1, 1), branches=2, mid_channels=(2, 4)),
     lambda: PretrainedResNet2D(spatial_size=SMALL, pretrained=False, width=0.25, in_channels=2),  # per slice
-], ids=["ResNet3D", "ResNet3D with difference", "ResNeXt3D", "PretrainedResNet2D per slice with difference"])
+], ids=["ResNet3D", "ResNet3D with difference and avgmax pooling", "ResNeXt3D", "PretrainedResNet2D per slice with difference"])
 def test_exports_of_the_default_networks_match_them(build, tmp_path):
     torch.manual_seed(0)
     network = build()

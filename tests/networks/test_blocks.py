@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from msmonai.networks import ResidualBlock3D, ResNet3D, ResNeXtBlock3D
+from msmonai.networks import GlobalPool3D, ResidualBlock3D, ResNet3D, ResNeXtBlock3D
 
 
 @pytest.mark.parametrize(
@@ -97,3 +97,16 @@ def test_resnext_block_uses_lecun_normal_weights():
     assert abs(weight.mean().item()) < 0.01
     assert weight.var().item() == pytest.approx(1 / 432, rel=0.05)  # 110,592 draws: sampling error ~0.4 %
     assert torch.equal(block.branch_conv.bias, torch.zeros_like(block.branch_conv.bias))
+
+
+def test_global_pooling_keeps_a_one_voxel_response_that_the_average_dilutes():
+    maps = torch.zeros(2, 3, 10, 16, 16)
+    maps[0, 1, 4, 7, 9] = 5.0  # one "lesion" voxel of 2560 in one channel of the first volume
+    average = GlobalPool3D("avg")(maps)
+    both = GlobalPool3D("avgmax")(maps)
+    assert average.shape == (2, 3) and both.shape == (2, 6)
+    assert torch.equal(both[:, :3], average) and average[0, 1] == pytest.approx(5.0 / 2560)
+    assert both[0, 4] == 5.0 and torch.count_nonzero(both[1]) == 0
+    assert GlobalPool3D("avgmax").output_dim(3) == 6 and GlobalPool3D().output_dim(3) == 3
+    with pytest.raises(ValueError, match="pooling must be one of"):
+        GlobalPool3D("median")
