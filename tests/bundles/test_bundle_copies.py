@@ -26,6 +26,7 @@ ARCHITECTURE_IDS = {  # ids of train.json that may differ from the ResNet3D bund
         "channels", "network_def#channels",  # ResNet18's widths are fixed ...
         "backbone_width", "network_def#width",  # ... up to a factor for CPU schedules without ImageNet weights
         "slice_encoding", "network_def#slice_encoding",  # each slice through the backbone, or the paper's embedding
+        "pooling", "network_def#pooling",  # the 3D encoders' global pooling; ResNet18 pools each slice itself
     },
 }
 
