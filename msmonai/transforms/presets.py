@@ -57,14 +57,16 @@ def preprocessing_transforms(
 def difference_transforms(spatial_size: Sequence[int] = DEFAULT_SPATIAL_SIZE, on_failure: str = "raise") -> Compose:
     """``{"image": series, "previous": series of the visit before}`` -> ``{"image": [1, D, H, W]}``: the current visit
     minus the previous one rigidly aligned to it (ITK, ``msmonai.transforms.registration``), both preprocessed as by
-    :func:`preprocessing_transforms`, masked to the head both cover; new dark lesions are negative.
+    :func:`preprocessing_transforms`, corrected for their differing bias fields, in units of its noise inside the
+    previous visit's white matter and 0 elsewhere (:mod:`msmonai.transforms.change`); new dark lesions are negative.
 
     ``on_failure``: ``"raise"`` ends with one line naming the series whose registration failed; ``"unaligned"`` logs
     that line as a warning and subtracts the previous visit unaligned.
     """
     return Compose([
         preprocessing_transforms(spatial_size, keys=("image", "previous")),
-        PreviousVisitDifferenced(keys="image", previous_keys="previous", out_keys="image", on_failure=on_failure),
+        PreviousVisitDifferenced(keys="image", previous_keys="previous", out_keys="image", on_failure=on_failure,
+                                 white_matter=True),
         DeleteItemsd(keys="previous"),
     ])
 

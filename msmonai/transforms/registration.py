@@ -33,6 +33,7 @@ from monai.utils import ensure_tuple
 from monai.utils.type_conversion import convert_to_dst_type
 
 from msmonai.errors import UserError
+from msmonai.transforms.change import differential_intensity_field, white_matter_change
 
 logger = logging.getLogger(__name__)
 
@@ -43,9 +44,6 @@ RESIDUAL_TOLERANCE = 0.02  # the residual may exceed the unaligned one by this f
 # nats; two scans of one phantom head shared 0.86-1.13, of two different heads 0.68-0.78, a head and noise 0.01-0.08
 MIN_MUTUAL_INFORMATION = 0.2
 HEAD_FRACTION = 0.05  # voxels above this fraction of a volume's maximum are the head (air is below)
-# the differential intensity field between two aligned scans: estimated on voxels above this fraction of the bright
-# median in both (tissue, not CSF or bone), smoothed this wide (a lesion is 3-10 mm, a bias field varies over the head)
-TISSUE_FRACTION, INTENSITY_FIELD_SIGMA_MM = 0.4, 15.0
 SEED = 24  # of the metric's random sample of voxels: the same pair always gives the same result
 
 # three resolutions (voxels shrunk 4, 2, 1 times, smoothed by 2, 1, 0 voxels), each sampling about this many voxels
@@ -134,17 +132,20 @@ def previous_visit_difference(
     *,
     mask: bool = True,
     smooth_sigma: float = 0.0,
+    white_matter: bool = False,
     label: str = "volume",
     on_failure: str = "raise",
 ) -> np.ndarray | torch.Tensor:
     """``current`` minus ``previous`` aligned onto it (:func:`rigid_register`): in ``current``'s space and shape.
 
     New or enlarging T1-hypointense lesions are negative. Before subtracting, the aligned ``previous`` is multiplied by
-    :func:`differential_intensity_field`: the two scans' gains differ (each is scaled to [0, 255] by its own maximum)
-    and so do their bias fields, which left smooth differences of up to +-20 % of white matter, larger than a lesion's
-    contrast. The difference is zero outside the voxels where both volumes are head (above
-    ``HEAD_FRACTION`` of their maximum); ``smooth_sigma`` (voxels; 0: none) then smooths it with a Gaussian, and
-    ``mask`` zeroes what the smoothing spread outside again.
+    :func:`msmonai.transforms.change.differential_intensity_field`: the two scans' gains differ (each is scaled to
+    [0, 255] by its own maximum) and so do their bias fields, which left smooth differences of up to +-20 % of white
+    matter, larger than a lesion's contrast. The difference is zero outside the voxels where both volumes are head
+    (above ``HEAD_FRACTION`` of their maximum); ``smooth_sigma`` (voxels; 0: none) then smooths it with a Gaussian, and
+    ``mask`` zeroes what the smoothing spread outside again. ``white_matter``: the difference in units of its noise inside
+    the previous visit's white matter and 0 elsewhere (:func:`msmonai.transforms.change.white_matter_change`; its
+    noise and most negative value are logged), where MS lesions form and no tissue edge leaves residue.
     ``previous`` None (the first visit): zeros. Returns the type of ``current`` (a MetaTensor keeps its meta), float32.
     """
     current_array = _volume(current)
@@ -165,6 +166,10 @@ def previous_visit_difference(
             difference = GaussianSmooth(smooth_sigma)(torch.from_numpy(difference)[None]).numpy()[0]
         if mask:
             difference *= both
+        if white_matter:
+            difference, change = white_matter_change(difference, aligned, both, spacing)
+            logger.info("%s: white matter %d voxels, noise %.2f, most negative change %.1f noise standard deviations",
+                        label, change["white_matter_voxels"], change["noise"], change["most_negative"])
     difference = difference.reshape(current.shape)
     return convert_to_dst_type(difference, dst=current, dtype=torch.float32)[0]
 
@@ -197,19 +202,19 @@ class AlignToReference(Transform):
 
 class PreviousVisitDifference(Transform):
     """Array form of :func:`previous_visit_difference`; ``spacing``, ``on_failure``, ``name`` as in
-    :class:`AlignToReference`, ``mask`` and ``smooth_sigma`` as in the function."""
+    :class:`AlignToReference`, ``mask``, ``smooth_sigma`` and ``white_matter`` as in the function."""
 
     def __init__(self, spacing: Sequence[float] | None = None, mask: bool = True, smooth_sigma: float = 0.0,
-                 on_failure: str = "raise", name: str | None = None) -> None:
+                 on_failure: str = "raise", name: str | None = None, white_matter: bool = False) -> None:
         self.align = AlignToReference(spacing, on_failure, name)
-        self.mask, self.smooth_sigma = mask, smooth_sigma
+        self.mask, self.smooth_sigma, self.white_matter = mask, smooth_sigma, white_matter
 
     def __call__(self, img: torch.Tensor, previous: torch.Tensor | None, name: str | None = None) -> torch.Tensor:
         """``img`` ``[1, D, H, W]`` (the current visit), ``previous`` (None: the first visit) -> ``[1, D, H, W]``."""
         spacing = self.align.spacing
         return previous_visit_difference(
             img, previous, _spacing(img, spacing), None if previous is None else _spacing(previous, spacing),
-            mask=self.mask, smooth_sigma=self.smooth_sigma, label=name or self.align.name or _source(img),
+            mask=self.mask, smooth_sigma=self.smooth_sigma, white_matter=self.white_matter, label=name or self.align.name or _source(img),
             on_failure=self.align.on_failure)
 
 
@@ -242,13 +247,13 @@ class PreviousVisitDifferenced(MapTransform):
     def __init__(self, keys: KeysCollection = ("image",), previous_keys: KeysCollection = ("previous_image",),
                  out_keys: KeysCollection = ("difference",), spacing: Sequence[float] | None = None,
                  mask: bool = True, smooth_sigma: float = 0.0, on_failure: str = "raise", name_key: str | None = None,
-                 allow_missing_keys: bool = False) -> None:
+                 allow_missing_keys: bool = False, white_matter: bool = False) -> None:
         super().__init__(keys, allow_missing_keys)
         self.previous_keys, self.out_keys = ensure_tuple(previous_keys), ensure_tuple(out_keys)
         if not len(self.keys) == len(self.previous_keys) == len(self.out_keys):
             raise ValueError(f"keys {self.keys}, previous_keys {self.previous_keys} and out_keys {self.out_keys} "
                              "must pair up one to one")
-        self.transform = PreviousVisitDifference(spacing, mask, smooth_sigma, on_failure)
+        self.transform = PreviousVisitDifference(spacing, mask, smooth_sigma, on_failure, white_matter=white_matter)
         self.name_key = name_key
 
     def __call__(self, data: Mapping[Hashable, object]) -> dict:
@@ -354,37 +359,9 @@ def _resample(moving_image, fixed_image, transform) -> np.ndarray:
     return itk.array_from_image(resampled).astype(np.float32, copy=True)
 
 
-def differential_intensity_field(current: np.ndarray, aligned: np.ndarray, overlap: np.ndarray,
-                                 spacing: Sequence[float]) -> np.ndarray:
-    """The smooth multiplicative field ``f`` [D, H, W] with ``current ~ f * aligned``, to correct ``aligned`` by.
-
-    Differential bias correction of registered longitudinal scans (Lewis and Fox, NeuroImage 2004): the voxel-wise
-    ratio ``current / aligned`` over the tissue both scans show (``overlap`` voxels above ``TISSUE_FRACTION`` of
-    either scan's bright-half median) is smoothed with a Gaussian of ``INTENSITY_FIELD_SIGMA_MM`` (normalised
-    convolution: only tissue voxels count). A lesion, a few mm, barely moves a field that wide; a field that varies
-    across the head is removed. Outside the tissue, and where none is near, the median ratio.
-    """
-    tissue = overlap & (current > TISSUE_FRACTION * _bright_median(current)) & (
-        aligned > TISSUE_FRACTION * _bright_median(aligned))
-    if not tissue.any():
-        return np.ones_like(current)
-    ratio = np.where(tissue, current / np.where(tissue, aligned, 1.0), 0.0).astype(np.float32)
-    median = float(np.median(ratio[tissue]))
-    smooth = GaussianSmooth(tuple(INTENSITY_FIELD_SIGMA_MM / float(s) for s in spacing))
-    weights = smooth(torch.from_numpy(tissue.astype(np.float32))[None]).numpy()[0]
-    field = smooth(torch.from_numpy(ratio)[None]).numpy()[0] / np.maximum(weights, 1e-6)
-    return np.where(weights > 0.05, field, median).astype(np.float32)
-
-
 def _residual(fixed: np.ndarray, other: np.ndarray, head: np.ndarray) -> float:
     """Mean absolute difference of two [D, H, W] volumes inside ``head``; NaN for an empty head."""
     return float(np.abs(fixed[head] - other[head]).mean()) if head.any() else math.nan
-
-
-def _bright_median(array: np.ndarray) -> float:
-    """The median of the brighter half of the head's voxels (a level insensitive to the maximum); 0 if blank."""
-    head = array[array > HEAD_FRACTION * array.max()]
-    return float(np.median(head[head >= np.median(head)])) if head.size else 0.0
 
 
 def _spacing(img, spacing: Sequence[float] | None) -> tuple[float, ...]:
