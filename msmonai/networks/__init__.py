@@ -4,7 +4,13 @@ Every network maps ``image [B, T, 1, D, H, W]``, ``edss [B, T, 8]`` and ``length
 for the last real visit of each sequence; see :class:`VisitSequenceNetwork`.
 """
 
-from msmonai.networks.blocks import GlobalPool3D, ResidualBlock3D, ResNeXtBlock3D, init_lecun_normal
+from msmonai.networks.blocks import (
+    GlobalPool3D,
+    ResidualBlock3D,
+    ResNeXtBlock3D,
+    init_lecun_normal,
+    standardize_per_volume,
+)
 from msmonai.networks.pretrained_resnet2d import (
     RESNET18_WEIGHTS_SHA256,
     RESNET18_WEIGHTS_URL,
@@ -17,7 +23,7 @@ from msmonai.networks.pretrained_resnet2d import (
 )
 from msmonai.networks.portable import AllVisitSlots
 from msmonai.networks.resnet3d import ResNet3D, ResNet3DEncoder
-from msmonai.networks.resnext3d import ResNeXt3D, ResNeXt3DEncoder, standardize_per_volume
+from msmonai.networks.resnext3d import ResNeXt3D, ResNeXt3DEncoder
 from msmonai.networks.sequence_head import VisitSequenceClassifier, VisitSequenceNetwork, check_lengths, real_visit_mask
 
 __all__ = [

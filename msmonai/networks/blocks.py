@@ -26,6 +26,18 @@ def init_lecun_normal(module: nn.Module) -> None:
 POOLING = ("avg", "avgmax")
 
 
+def standardize_per_volume(volumes: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
+    """``[N, C, D, H, W]`` -> same shape with each channel of each volume at zero mean and unit (biased) variance.
+
+    Brings channels of different units to one scale: the T1 volume (0-255) and the change map of the difference
+    channel (noise standard deviations, mostly 0); a constant channel (a first visit's change map) becomes 0.
+    """
+    dims = [2, 3, 4]
+    mean = volumes.mean(dim=dims, keepdim=True)
+    var = volumes.var(dim=dims, unbiased=False, keepdim=True)
+    return (volumes - mean) / torch.sqrt(var + eps)
+
+
 class GlobalPool3D(nn.Module):
     """``[N, C, D, H, W]`` -> ``[N, C]`` (``"avg"``: global average, the paper's) or ``[N, 2C]`` (``"avgmax"``: average
     and maximum side by side). A new lesion is a few voxels of the last feature maps: the average over the whole

@@ -138,9 +138,9 @@ class GreySlices(nn.Module):
     """``[N, C, D, H, W]`` -> ``[N * D, 3, H, W]``: every slice as the torchvision preprocessing of a grey image,
     i.e. channel c = ((x - lo) / (hi - lo) - IMAGENET_MEAN[c]) / IMAGENET_STD[c] for inputs x in ``intensity_range``.
 
-    With ``in_channels`` 2, the second channel (the difference from the previous visit) is added through a learned 1x1
-    conv 1 -> 3 of the difference / (hi - lo), initialised to zero: training starts from the plain grey slices the
-    ImageNet weights expect and learns how much of the difference to let in.
+    With ``in_channels`` 2, the second channel (the change map of the difference from the previous visit, in noise
+    standard deviations, already of the grey slices' scale) is added through a learned 1x1 conv 1 -> 3, initialised to
+    zero: training starts from the plain grey slices the ImageNet weights expect and learns how much change to let in.
     """
 
     def __init__(self, intensity_range: Sequence[float] = INTENSITY_RANGE, in_channels: int = 1) -> None:
@@ -151,7 +151,6 @@ class GreySlices(nn.Module):
         std = torch.tensor(IMAGENET_STD).view(1, 3, 1, 1)
         self.register_buffer("scale", 1.0 / ((high - low) * std))
         self.register_buffer("shift", (low / (high - low) + torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1)) / std)
-        self.difference_scale = 1.0 / (high - low)
         self.difference = nn.Conv2d(1, 3, kernel_size=1, bias=False) if in_channels == 2 else None
         if self.difference is not None:
             nn.init.zeros_(self.difference.weight)
@@ -161,7 +160,7 @@ class GreySlices(nn.Module):
         grey = slices[:, :1] * self.scale - self.shift
         if self.difference is None:
             return grey
-        return grey + self.difference(slices[:, 1:] * self.difference_scale)
+        return grey + self.difference(slices[:, 1:])
 
 
 class PretrainedResNet2DEncoder(nn.Module):

@@ -9,7 +9,7 @@ from monai.networks.layers.factories import Act, Conv, Pool
 from monai.networks.layers.utils import get_norm_layer
 from torch import nn
 
-from msmonai.networks.blocks import GlobalPool3D, ResidualBlock3D
+from msmonai.networks.blocks import GlobalPool3D, ResidualBlock3D, standardize_per_volume
 from msmonai.networks.checkpointing import checkpointed
 from msmonai.networks.sequence_head import VisitSequenceNetwork
 from msmonai.constants import DEFAULT_SPATIAL_SIZE
@@ -29,7 +29,10 @@ class ResNet3DEncoder(nn.Module):
         strides: in-plane stride of each stage's first block.
         blocks_per_stage: number of ``ResidualBlock3D`` per stage.
         norm: MONAI normalisation spec used after every convolution.
-        in_channels: channels of the input volume (2 with the difference from the previous visit).
+        in_channels: channels of the input volume; with 2 (the T1 volume and the change map of the difference from the
+            previous visit) each channel of each volume is first standardised (:func:`standardize_per_volume`): in
+            their own units the T1 intensities (0-255) drowned the change map (noise units) in every stem filter.
+            One channel enters as it is, the paper's network.
         pooling: ``"avg"`` (the paper's) or ``"avgmax"``, :class:`GlobalPool3D`; ``feature_dim`` is ``channels[-1]``
             or twice that.
         checkpoint_stem: in training, run the stem under activation checkpointing (``msmonai.networks.checkpointing``):
@@ -51,6 +54,7 @@ class ResNet3DEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.checkpoint_stem = bool(checkpoint_stem)
+        self.standardize = in_channels > 1
         if not len(channels) == len(strides) == len(blocks_per_stage):
             raise ValueError(
                 f"channels, strides, blocks_per_stage differ in length: {channels}, {strides}, {blocks_per_stage}"
@@ -75,6 +79,8 @@ class ResNet3DEncoder(nn.Module):
                 nn.init.kaiming_normal_(module.weight, mode="fan_out", nonlinearity="relu")
 
     def forward(self, volumes: torch.Tensor) -> torch.Tensor:
+        if self.standardize:
+            volumes = standardize_per_volume(volumes)
         if not torch.jit.is_scripting() and self.checkpoint_stem and self.training and torch.is_grad_enabled():
             stem = checkpointed(self.stem, volumes)
         else:

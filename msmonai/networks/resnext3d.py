@@ -12,23 +12,15 @@ import torch
 from monai.networks.layers.factories import Act, Conv, Pool
 from torch import nn
 
-from msmonai.networks.blocks import GlobalPool3D, ResNeXtBlock3D, init_lecun_normal
+from msmonai.networks.blocks import GlobalPool3D, ResNeXtBlock3D, init_lecun_normal, standardize_per_volume
 from msmonai.networks.sequence_head import VisitSequenceNetwork
 from msmonai.constants import DEFAULT_SPATIAL_SIZE
-
-
-def standardize_per_volume(volumes: torch.Tensor, eps: float = 1e-5) -> torch.Tensor:
-    """``[N, C, D, H, W]`` -> same shape with each volume at zero mean and unit (biased) variance."""
-    dims = [1, 2, 3, 4]
-    mean = volumes.mean(dim=dims, keepdim=True)
-    var = volumes.var(dim=dims, unbiased=False, keepdim=True)
-    return (volumes - mean) / torch.sqrt(var + eps)
 
 
 class ResNeXt3DEncoder(nn.Module):
     """``[N, C, D, H, W]`` -> ``[N, channels[-1]]``.
 
-    Each volume is standardised to zero mean / unit variance, then: stem conv 7x7x7 stride (1, 2, 2) + SELU;
+    Each channel of each volume is standardised to zero mean / unit variance, then: stem conv 7x7x7 stride (1, 2, 2) + SELU;
     per stage, ``blocks`` ``ResNeXtBlock3D`` (the stages after the first start with a conv 3x3x3 stride
     (1, 2, 2) + SELU that changes the width); global pooling (``pooling``). Every conv/linear weight
     ~ N(0, 1/fan_in).

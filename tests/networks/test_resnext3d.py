@@ -13,6 +13,13 @@ def test_standardize_per_volume():
         assert abs(volume.mean().item()) < 1e-5
         assert abs(volume.var(unbiased=False).item() - 1.0) < 1e-3
     assert torch.equal(standardize_per_volume(torch.full((1, 1, 2, 4, 4), 7.0)), torch.zeros(1, 1, 2, 4, 4))
+    # each channel on its own: a T1 volume (0-255) beside a change map in noise units, a constant one becoming 0
+    two = torch.cat([torch.rand(2, 1, 4, 8, 8) * 255.0, torch.randn(2, 1, 4, 8, 8) * 2.0], dim=1)
+    two[1, 1] = 0.0
+    standardized = standardize_per_volume(two)
+    assert torch.allclose(standardized[0].mean(dim=(1, 2, 3)), torch.zeros(2), atol=1e-5)
+    assert torch.allclose(standardized[0].var(dim=(1, 2, 3), unbiased=False), torch.ones(2), atol=1e-3)
+    assert not standardized[1, 1].any()
 
 
 def test_encoder_is_invariant_to_intensity_scaling():
