@@ -24,5 +24,5 @@ class AllVisitSlots(nn.Module):
 
     def forward(self, image: torch.Tensor, edss: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         batch, slots = image.shape[0], image.shape[1]
-        features = self.network.encoder(image.flatten(0, 1)).unflatten(0, (batch, slots))  # [B, V, F]
+        features = self.network.unchecked_encode(image.flatten(0, 1)).unflatten(0, (batch, slots))  # [B, V, F]
         return self.network.head.unchecked(features, edss, lengths)

@@ -212,7 +212,7 @@ class PretrainedResNet2D(VisitSequenceNetwork):
     """ImageNet ResNet18 on each visit's slices (:class:`PretrainedResNet2DEncoder`) + tanh RNN over visits.
 
     ``forward(image [B, T, C, D, H, W], edss [B, T, edss_dim], lengths [B]) -> logits [B, num_classes]``;
-    ``encode``, ``classify`` and ``feature_dim`` (512 * ``width``, plus one with the difference channel) as in
+    ``encode``, ``classify`` and ``feature_dim`` (512 * ``width``, plus two with the difference channel) as in
     :class:`VisitSequenceNetwork`.
 
     Args:

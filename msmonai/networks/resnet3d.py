@@ -92,7 +92,7 @@ class ResNet3D(VisitSequenceNetwork):
     """ResNet3D encoder per visit + tanh RNN over visits.
 
     ``forward(image [B, T, C, D, H, W], edss [B, T, edss_dim], lengths [B]) -> logits [B, num_classes]``;
-    ``encode``, ``classify`` and ``feature_dim`` (``channels[-1]``, twice that with ``pooling="avgmax"``, plus one with
+    ``encode``, ``classify`` and ``feature_dim`` (``channels[-1]``, twice that with ``pooling="avgmax"``, plus two with
     the difference channel) as in :class:`VisitSequenceNetwork`.
 
     Args:

@@ -90,7 +90,7 @@ class ResNeXt3D(VisitSequenceNetwork):
     """ResNeXt3D encoder per visit + tanh RNN over visits (``AlphaDropout`` in the head of the paper's network).
 
     ``forward(image [B, T, C, D, H, W], edss [B, T, edss_dim], lengths [B]) -> logits [B, num_classes]``;
-    ``encode``, ``classify`` and ``feature_dim`` (``channels[-1]``, twice that with ``pooling="avgmax"``, plus one with
+    ``encode``, ``classify`` and ``feature_dim`` (``channels[-1]``, twice that with ``pooling="avgmax"``, plus two with
     the difference channel) as in :class:`VisitSequenceNetwork`.
 
     Args:

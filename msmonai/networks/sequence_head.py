@@ -29,14 +29,17 @@ def check_lengths(lengths: torch.Tensor, batch: int, max_visits: int) -> None:
 
 
 def change_evidence(change: torch.Tensor) -> torch.Tensor:
-    """Change maps ``[N, D, H, W]`` (noise standard deviations, ``msmonai.transforms.change``) -> ``[N, 1]``: log(1 + the
-    depth of the most negative change), the darkest new spot in the white matter; 0 for a first visit's zero map.
+    """Change maps ``[N, D, H, W]`` (noise standard deviations, ``msmonai.transforms.change``) -> ``[N, 2]``: log(1 + the
+    depth of the most negative change), the darkest new spot in the white matter; and 1 where there is a map at all,
+    0 for a first visit (its zero map means "nothing to compare with", not "no change").
 
     What a reader takes first from a subtraction image, given to the head beside the learned features: on the realistic
-    demo this one number ranks the observations with a previous visit at ROC AUC 0.86, while encoders trained on about
-    60 observations did not learn it from the map (``docs/training.md``).
+    demo the depth ranks the observations with a previous visit at ROC AUC 0.86, while encoders trained on about 60
+    observations did not learn it from the map (``docs/training.md``).
     """
-    return torch.log1p(torch.relu(-change.amin(dim=(1, 2, 3)))).unsqueeze(1)
+    depth = torch.log1p(torch.relu(-change.amin(dim=(1, 2, 3))))
+    seen = (change != 0).flatten(1).any(dim=1).to(change.dtype)
+    return torch.stack([depth, seen], dim=1)
 
 
 def real_visit_mask(lengths: torch.Tensor, max_visits: int) -> torch.Tensor:
@@ -115,7 +118,7 @@ class VisitSequenceNetwork(nn.Module):
 
     Args:
         encoder: maps volumes ``[N, C, D, H, W]`` to features ``[N, feature_dim]``.
-        feature_dim: the encoder's output size; F, a visit's features, is one more with ``in_channels`` 2.
+        feature_dim: the encoder's output size; F, a visit's features, is two more with ``in_channels`` 2.
         spatial_size: (D, H, W) the network is built for; inputs of another size are rejected.
         in_channels: C, channels of one visit's volume (1: the T1 volume; 2: with the change map of its difference
             from the visit before, ``msmonai.engine.VisitVolumes``). With 2, each visit's features end in its
@@ -153,7 +156,7 @@ class VisitSequenceNetwork(nn.Module):
         self.in_channels = int(in_channels)
         self.spatial_size: List[int] = [int(s) for s in spatial_size]
         self.edss_dim = edss_dim
-        self.feature_dim = feature_dim + (1 if self.in_channels == 2 else 0)
+        self.feature_dim = feature_dim + (2 if self.in_channels == 2 else 0)
         self.encoder = encoder
         self.head = VisitSequenceClassifier(self.feature_dim, edss_dim, num_classes, rnn_hidden, dropout, alpha_dropout)
 
@@ -162,6 +165,11 @@ class VisitSequenceNetwork(nn.Module):
         """The per-visit image encoder alone: ``[N, C, D, H, W]`` -> ``[N, F]``."""
         if volumes.dim() != 5 or volumes.shape[1] != self.in_channels or list(volumes.shape[2:]) != self.spatial_size:
             raise ValueError(f"volumes must have shape [N, {self.in_channels}, {self.spatial_size}], got {volumes.shape}")
+        return self.unchecked_encode(volumes)
+
+    @torch.jit.export
+    def unchecked_encode(self, volumes: torch.Tensor) -> torch.Tensor:
+        """``encode`` without the check of the shape: the graph an export traces."""
         if self.encode_chunk > 0:
             chunks = volumes.split(self.encode_chunk)
             if not torch.jit.is_scripting() and self.training and torch.is_grad_enabled():

@@ -194,3 +194,21 @@ def test_head_reads_the_state_at_the_last_real_visit():
         expected.append(head.fc.weight @ state + head.fc.bias)
     with torch.no_grad():
         torch.testing.assert_close(head(features, edss, lengths), torch.stack(expected))
+
+
+@pytest.mark.parametrize("name", ["ResNet3D", "PretrainedResNet2D", "ResNeXt3D"])
+def test_with_the_difference_channel_each_visit_ends_in_its_change_evidence(make_network, make_batch, name):
+    network = make_network(name, in_channels=2).eval()
+    image, edss, lengths = make_batch(2, 3, [3, 1])
+    change = torch.randn(2, 3, 1, *image.shape[3:], generator=torch.Generator().manual_seed(1)).clamp(-3, 3)
+    change[0, 2, 0, 4, 10, 12] = -20.0  # a new dark spot at the last visit of the first sequence
+    change[:, 0] = 0.0  # first visits: no map
+    with torch.no_grad():
+        features = network.visit_features(torch.cat([image, change], dim=2), lengths)
+    assert features.shape[2] == network.feature_dim
+    depth, seen = features[..., -2], features[..., -1]
+    assert depth[0, 2] == pytest.approx(math.log1p(20.0)) and depth[0, 1] == pytest.approx(math.log1p(3.0))
+    assert seen[0].tolist() == [0.0, 1.0, 1.0] and depth[0, 0] == 0
+    assert not features[1, 1:].any()  # padded visits stay zero
+    with torch.no_grad():
+        assert network(torch.cat([image, change], dim=2), edss, lengths).shape == (2, 2)
