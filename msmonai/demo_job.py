@@ -3,7 +3,7 @@
 demo cohort (DICOM + clinical CSV) -> manifest (5 patient-grouped folds) -> ``msmonai cv`` of the bundle: for each
 fold, train on three of the others, select the epoch and threshold on the fourth, predict the held-out fold ->
 the paper's Table 7 layout for the held-out fold 4 and for all five folds pooled, each figure with its
-patient-level bootstrap interval, next to three baselines scored on the same held-out observations.
+patient-level bootstrap interval, next to four baselines scored on the same held-out observations.
 Every step is the public interface a hospital uses: ``msmonai demo-data``, ``msmonai manifest``, ``msmonai cv``
 (the bundle's ``train`` and ``evaluate`` workflows through ``python -m monai.bundle run``) and ``msmonai compare``.
 """

@@ -17,6 +17,7 @@ import pytest
 
 from msmonai.bundle_tools.runner import run_bundle
 from msmonai.cli import main as cli
+from msmonai.evaluation.baselines import BASELINES
 from tests.bundles.conftest import REPO, TINY_SPATIAL_SIZE
 
 pytestmark = pytest.mark.slow
@@ -97,6 +98,8 @@ def test_cross_validation_predicts_every_held_out_observation_once(pipeline):
         assert not {it["patient"] for it in fold_list["training"]} & {it["patient"] for it in fold_list["testing"]}
     metrics = json.loads((cv / "metrics.json").read_text())
     assert metrics["n"] == len(oof)
+    assert list(metrics["baselines"]) == list(BASELINES)  # the change evidence's from the registered visit pairs
+    assert all((cv / "baselines" / name.replace(" ", "_") / "oof_predictions.csv").is_file() for name in BASELINES)
     for name in ("accuracy", "f1", "fbeta"):
         interval = metrics["intervals"][name]
         assert interval["low"] <= metrics["pooled"][name] <= interval["high"]

@@ -63,19 +63,28 @@ def cross_validate_baselines(bundle_dir, items: list[dict], folds: list[int], ou
     """
     from msmonai.engine.dataset import VisitVolumes
     from msmonai.evaluation.baselines import BASELINES, baseline_probabilities, intensity_histogram
-    from msmonai.transforms import preprocessing_transforms
+    from msmonai.networks.sequence_head import change_evidence
+    from msmonai.transforms import difference_transforms, preprocessing_transforms
 
-    volumes = VisitVolumes(items, preprocessing_transforms(_spatial_size(bundle_dir, shared, overlays)),
-                           cache_dir=shared.get("cache_dir"), progress=False)
+    spatial_size = _spatial_size(bundle_dir, shared, overlays)
+    # the change maps as the bundles' difference channel has them (and from the same cache); a pair that does not
+    # register is subtracted unaligned with a warning in the log, rather than ending the cross-validation
+    volumes = VisitVolumes(items, preprocessing_transforms(spatial_size), cache_dir=shared.get("cache_dir"),
+                           progress=False, difference_transform=difference_transforms(spatial_size, "unaligned"))
+
     @functools.cache  # each visit is read and counted once, whatever the fold
     def histogram(files: tuple[str, ...]):
         return intensity_histogram(volumes.volume(files).float().numpy())
+
+    def evidence(previous: list[str] | None, files: list[str]):
+        change = volumes.difference(None if previous is None else tuple(previous), tuple(files)).float()
+        return change_evidence(change)[0].numpy()
 
     rows: dict[str, list[pd.DataFrame]] = {name: [] for name in BASELINES}
     for k in folds:
         train = [it for it in items if it["fold"] != k]
         test = [it for it in items if it["fold"] == k]
-        for name, probability in baseline_probabilities(train, test, lambda f: histogram(tuple(f))).items():
+        for name, probability in baseline_probabilities(train, test, lambda f: histogram(tuple(f)), evidence).items():
             rows[name].append(pd.DataFrame({
                 PATIENT: [it["patient"] for it in test], FOLD: k,
                 LAST_VISIT_DATE: [it["visits"][-1]["date"] for it in test], PROBABILITY: probability,

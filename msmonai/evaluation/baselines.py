@@ -6,10 +6,14 @@ same held-out observations as the network.
 - ``image histogram logistic regression``: a 24-bin intensity histogram of the last preprocessed visit volume and its
   change from the visit before (what a model that only counts voxel intensities can do; a deep network that loses to
   it has not learned the images).
+- ``change evidence logistic regression``: the change evidence of the last visit (the depth of the darkest spot of its
+  white-matter change map from the visit before, and whether it has a visit before; ``msmonai.transforms.change``,
+  ``msmonai.networks.sequence_head.change_evidence``): what the change between the last two scans carries, read the
+  way a radiologist reads a subtraction image first.
 
-Histograms are supplied by the caller (``histogram_of(image_files) -> [HISTOGRAM_BINS]``, usually
-:func:`intensity_histogram` of the preprocessed volume, computed once per visit across all folds) so that this module
-needs no data pipeline.
+Histograms and change evidence are supplied by the caller (``histogram_of(image_files) -> [HISTOGRAM_BINS]``, usually
+:func:`intensity_histogram` of the preprocessed volume, computed once per visit across all folds; ``evidence_of(previous
+files or None, image files) -> [2]``) so that this module needs no data pipeline.
 """
 
 from __future__ import annotations
@@ -19,7 +23,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 HISTOGRAM_BINS = 24
-BASELINES = ("always remission", "EDSS logistic regression", "image histogram logistic regression")
+BASELINES = ("always remission", "EDSS logistic regression", "image histogram logistic regression",
+             "change evidence logistic regression")
 
 
 def intensity_histogram(volume: np.ndarray, bins: int = HISTOGRAM_BINS) -> np.ndarray:
@@ -49,6 +54,13 @@ def histogram_features(items: Sequence[dict], histogram_of: Callable[[Sequence[s
     return np.stack([_last_and_change([histogram_of(v["image"]) for v in it["visits"][-2:]]) for it in items])
 
 
+def change_features(items: Sequence[dict],
+                    evidence_of: Callable[[Sequence[str] | None, Sequence[str]], np.ndarray]) -> np.ndarray:
+    """``[N, 2]``: the change evidence of each observation's last visit against the visit before (None: the first)."""
+    return np.stack([np.asarray(evidence_of(it["visits"][-2]["image"] if len(it["visits"]) > 1 else None,
+                                            it["visits"][-1]["image"]), dtype=float) for it in items])
+
+
 def _logistic_regression():
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
@@ -65,13 +77,16 @@ def _fit_predict(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray) -
 
 
 def baseline_probabilities(
-    train: Sequence[dict], test: Sequence[dict], histogram_of: Callable[[Sequence[str]], np.ndarray]
+    train: Sequence[dict], test: Sequence[dict], histogram_of: Callable[[Sequence[str]], np.ndarray],
+    evidence_of: Callable[[Sequence[str] | None, Sequence[str]], np.ndarray],
 ) -> dict[str, np.ndarray]:
     """Each baseline of :data:`BASELINES` fitted on the labelled ``train`` observations -> probabilities ``[N_test]``."""
     train_y = np.array([int(it["label"]) for it in train])
     images = histogram_features(list(train) + list(test), histogram_of)
+    change = change_features(list(train) + list(test), evidence_of)
     return {
         BASELINES[0]: np.zeros(len(test)),
         BASELINES[1]: _fit_predict(edss_features(train), train_y, edss_features(test)),
         BASELINES[2]: _fit_predict(images[: len(train)], train_y, images[len(train):]),
+        BASELINES[3]: _fit_predict(change[: len(train)], train_y, change[len(train):]),
     }

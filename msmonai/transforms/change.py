@@ -6,7 +6,8 @@ realistic demo at lesion strength 1 these hid the lesions: the difference's most
 the observations with a previous visit at ROC AUC 0.58 with one global gain between the scans, and at 0.86-0.88 after
 :func:`differential_intensity_field` and :func:`white_matter_change` (25x64x64 and 50x64x64; ``docs/training.md``).
 
-Volumes are ``[D, H, W]`` numpy arrays on one grid; ``spacing`` is ``(sz, sy, sx)`` mm.
+Volumes are ``[D, H, W]`` numpy arrays on one grid; ``spacing`` is ``(sz, sy, sx)`` mm. SciPy is imported inside the
+function that needs it: preprocessing workers import this package with SciPy marked as absent (:mod:`msmonai.lean_monai`).
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ from typing import Sequence
 import numpy as np
 import torch
 from monai.transforms import GaussianSmooth
-from scipy import ndimage
 
 # the differential intensity field between two aligned scans: estimated on voxels above this fraction of the bright
 # median in both (tissue, not CSF or bone), smoothed this wide (a lesion is 3-10 mm, a bias field varies over the head)
@@ -69,6 +69,8 @@ def white_matter_change(difference: np.ndarray, previous: np.ndarray, head: np.n
     Returns the change map (float32) and ``{"white_matter_voxels", "noise", "most_negative"}`` for the log; a scan
     with fewer than ``MIN_WHITE_MATTER_VOXELS`` such voxels gives zeros (no change seen), ``noise`` NaN.
     """
+    from scipy import ndimage
+
     inside = ndimage.distance_transform_edt(ndimage.binary_fill_holes(head), sampling=spacing) >= BRAIN_DEPTH_MM
     if inside.any():
         # one voxel off its border: white matter's partial volume with grey matter and ventricles is residue too
