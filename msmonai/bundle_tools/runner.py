@@ -50,8 +50,19 @@ def run_bundle(
         with open(log_file, "w", encoding="utf-8") as log:
             result = subprocess.run(cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, check=False)
     if result.returncode != 0:
-        where = f"; see {log_file}" if log_file else ""
-        raise UserError(f"bundle {Path(bundle_dir).name}: {workflow} failed with exit code {result.returncode}{where}")
+        # the bundle's own last line says what is wrong (its one-line error); the log keeps the rest
+        reason = _last_line(log_file) if log_file else ""
+        where = f" (full log: {log_file})" if log_file else ""
+        raise UserError(f"bundle {Path(bundle_dir).name}: {workflow} failed"
+                        f"{': ' + reason if reason else f' with exit code {result.returncode}'}{where}")
+
+
+def _last_line(log_file: str | os.PathLike, tail_bytes: int = 8192) -> str:
+    """The last non-empty line of ``log_file`` (read from its last ``tail_bytes``), stripped; "" if none."""
+    with open(log_file, "rb") as log:
+        log.seek(max(log.seek(0, os.SEEK_END) - tail_bytes, 0))
+        lines = log.read().decode("utf-8", errors="replace").splitlines()
+    return next((line.strip() for line in reversed(lines) if line.strip()), "")
 
 
 def override_args(pairs: Sequence[str]) -> dict[str, object]:
