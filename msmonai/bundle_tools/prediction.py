@@ -164,13 +164,17 @@ def _visit_rows(visits, rows) -> list[dict]:
 
 def _explain(network, inputs: tuple) -> tuple[dict, dict]:
     """Explanations of one observation, ``inputs`` as the workflow's ``prepare_batch`` gives them."""
-    from msmonai.evaluation.explanations import modality_contributions, saliency_montage, visit_saliency
+    from msmonai.evaluation.explanations import (
+        modality_contributions,
+        modality_sentence,
+        saliency_montage,
+        visit_saliency,
+    )
 
     image, _, (edss, lengths), _ = inputs
     contributions = modality_contributions(network, image, edss, lengths)
     last = int(lengths[0]) - 1
     saliency = visit_saliency(network, image, edss, lengths, visit=last)
     volume = image[0, last, 0].detach().cpu().numpy()
-    caption = (f"Most informative axial slices of the last visit (gradient x input). Probability drop without MRI "
-               f"{contributions['mri_contribution']:+.3f}, without EDSS {contributions['edss_contribution']:+.3f}")
+    caption = (f"Most informative axial slices of the last visit (gradient x input). {modality_sentence(contributions)}")
     return {caption: saliency_montage(volume, saliency, title="saliency, last visit")}, contributions

@@ -59,6 +59,19 @@ def modality_contributions(network: nn.Module, image: torch.Tensor, edss: torch.
             "mri_contribution": full - no_mri, "edss_contribution": full - no_edss}
 
 
+def modality_sentence(contributions: dict) -> str:
+    """One plain sentence of :func:`modality_contributions`: how each input moves the probability, with its sign said
+    in words (a negative contribution is an input that lowers the estimate, not a "negative drop")."""
+
+    def effect(name: str, key: str, without: str) -> str:
+        change = contributions[key]
+        moves = f"{'raise' if change > 0 else 'lower'} it by {abs(change):.3f}" if change else "do not change it"
+        return f"the {name} {moves} ({contributions['without_' + without]:.3f} with them blanked)"
+
+    return (f"Probability of activity {contributions['probability']:.3f}: "
+            f"{effect('MRI volumes', 'mri_contribution', 'mri')}; {effect('EDSS subscores', 'edss_contribution', 'edss')}.")
+
+
 def saliency_montage(volume: np.ndarray, saliency: np.ndarray, n_slices: int = 6, title: str = "") -> bytes:
     """PNG of the ``n_slices`` axial slices with the most saliency, the map overlaid on the T1 slice.
 
