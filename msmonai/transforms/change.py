@@ -62,20 +62,20 @@ def white_matter_change(difference: np.ndarray, previous: np.ndarray, head: np.n
     """``difference`` [D, H, W] in units of its noise inside the previous scan's white matter, 0 elsewhere.
 
     White matter: ``head`` voxels at least ``BRAIN_DEPTH_MM`` from its surface (its cavities filled) where
-    ``previous`` exceeds ``WHITE_MATTER_FRACTION`` of its bright-half median there, less one voxel at the border. The noise is the difference's
-    robust standard deviation there (1.4826 x the median absolute deviation, which a few lesions do not move), so
-    that a new lesion reads as the same number of standard deviations whatever the scan's intensity scale.
+    ``previous`` exceeds ``WHITE_MATTER_FRACTION`` of its bright-half median there, less one voxel at the border
+    (partial volume with grey matter and ventricles leaves residue too). The noise is the difference's robust standard
+    deviation there (1.4826 x the median absolute deviation, which a few lesions do not move), so that a new lesion
+    reads as the same number of standard deviations whatever the scan's intensity scale.
 
     Returns the change map (float32) and ``{"white_matter_voxels", "noise", "most_negative"}`` for the log; a scan
     with fewer than ``MIN_WHITE_MATTER_VOXELS`` such voxels gives zeros (no change seen), ``noise`` NaN.
     """
     from scipy import ndimage
 
-    inside = ndimage.distance_transform_edt(ndimage.binary_fill_holes(head), sampling=spacing) >= BRAIN_DEPTH_MM
-    if inside.any():
-        # one voxel off its border: white matter's partial volume with grey matter and ventricles is residue too
-        inside = ndimage.binary_erosion(inside & (previous > WHITE_MATTER_FRACTION * bright_median(previous, inside)))
-    white = inside
+    deep = ndimage.distance_transform_edt(ndimage.binary_fill_holes(head), sampling=spacing) >= BRAIN_DEPTH_MM
+    white = deep
+    if deep.any():
+        white = ndimage.binary_erosion(deep & (previous > WHITE_MATTER_FRACTION * bright_median(previous, deep)))
     values = difference[white]
     noise = 1.4826 * float(np.median(np.abs(values - np.median(values)))) if values.size >= MIN_WHITE_MATTER_VOXELS else 0
     if not noise > 0:

@@ -214,8 +214,8 @@ class PreviousVisitDifference(Transform):
         spacing = self.align.spacing
         return previous_visit_difference(
             img, previous, _spacing(img, spacing), None if previous is None else _spacing(previous, spacing),
-            mask=self.mask, smooth_sigma=self.smooth_sigma, white_matter=self.white_matter, label=name or self.align.name or _source(img),
-            on_failure=self.align.on_failure)
+            mask=self.mask, smooth_sigma=self.smooth_sigma, white_matter=self.white_matter,
+            label=name or self.align.name or _source(img), on_failure=self.align.on_failure)
 
 
 class AlignToReferenced(MapTransform):
