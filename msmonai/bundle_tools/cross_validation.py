@@ -68,9 +68,16 @@ def cross_validate_baselines(bundle_dir, items: list[dict], folds: list[int], ou
 
     spatial_size = _spatial_size(bundle_dir, shared, overlays)
     # the change maps as the bundles' difference channel has them (and from the same cache); a pair that does not
-    # register is subtracted unaligned with a warning in the log, rather than ending the cross-validation
-    volumes = VisitVolumes(items, preprocessing_transforms(spatial_size), cache_dir=shared.get("cache_dir"),
-                           progress=False, difference_transform=difference_transforms(spatial_size, "unaligned"))
+    # register is subtracted unaligned with a warning, rather than ending the cross-validation. The two lines each
+    # pair logs (a difference-channel run keeps them in its log) would be 2 per pair on the console: warnings only.
+    registration_log = logging.getLogger("msmonai.transforms.registration")
+    level = registration_log.level
+    registration_log.setLevel(logging.WARNING)
+    try:
+        volumes = VisitVolumes(items, preprocessing_transforms(spatial_size), cache_dir=shared.get("cache_dir"),
+                               progress=False, difference_transform=difference_transforms(spatial_size, "unaligned"))
+    finally:
+        registration_log.setLevel(level)
 
     @functools.cache  # each visit is read and counted once, whatever the fold
     def histogram(files: tuple[str, ...]):
