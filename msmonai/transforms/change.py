@@ -2,9 +2,9 @@
 
 Two scans of the same head differ by more than new lesions: each scan has its own gain and bias field, and every tissue
 edge (scalp, skull, cortex, ventricles) leaves a rim of interpolation and partial-volume residue after alignment. On the
-realistic demo at lesion strength 1 these hid the lesions: the difference's most negative white-matter voxel ranked
-the observations with a previous visit at ROC AUC 0.58 with one global gain between the scans, and at 0.86-0.88 after
-:func:`differential_intensity_field` and :func:`white_matter_change` (25x64x64 and 50x64x64; ``docs/training.md``).
+realistic demo at lesion strength 1 (25x64x64) these hid the lesions: the difference's most negative voxel ranked the
+observations with a previous visit at ROC AUC 0.52 with one global gain between the scans, 0.54 after
+:func:`differential_intensity_field` alone, and 0.86 after :func:`white_matter_change` too (``docs/training.md``).
 
 Volumes are ``[D, H, W]`` numpy arrays on one grid; ``spacing`` is ``(sz, sy, sx)`` mm. SciPy is imported inside the
 function that needs it: preprocessing workers import this package with SciPy marked as absent (:mod:`msmonai.lean_monai`).
