@@ -88,9 +88,10 @@ def measure_learning(architecture: str, work: Path) -> list[Row]:
 
 
 def change_detector_ceiling(strength: float, seed: int = 0, min_diameter_mm: float = 4.0) -> float:
-    """ROC AUC of an oracle that sees, at each observation's last visit, the new black holes (T1 contrast >= 0.5) of
-    at least ``min_diameter_mm`` since the visit before, from the demo's ground truth; observations of a patient's first
-    visit (no visit before) all score 0. What a perfect change detector reaches on the cohort of ``make demo``."""
+    """ROC AUC of an oracle that knows, from the demo's ground truth, whether new black holes (T1 contrast >= 0.5) of
+    at least ``min_diameter_mm`` appeared at each observation's last visit since the visit before: 1 if so, 0 if not,
+    and 0.5 where the last visit is the patient's first (nothing to compare with). What a perfect detector of new
+    black holes reaches on the cohort of ``make demo``."""
     import numpy as np
     from sklearn.metrics import roc_auc_score
 
@@ -100,10 +101,10 @@ def change_detector_ceiling(strength: float, seed: int = 0, min_diameter_mm: flo
     for patient in simulate_cohort(DEMO_PATIENTS, seed, strength):
         for index, visit in enumerate(patient.visits[:-1]):
             new = visit.lesions[len(visit.lesions) - visit.new_lesions:]
-            seen = sum(lesion.contrast >= BLACK_HOLE_CONTRAST[0] and 2 * np.cbrt(np.prod(lesion.radii)) >= min_diameter_mm
+            seen = any(lesion.contrast >= BLACK_HOLE_CONTRAST[0] and 2 * np.cbrt(np.prod(lesion.radii)) >= min_diameter_mm
                        for lesion in new)
             labels.append(patient.visits[index + 1].status)
-            scores.append(seen if index else 0)
+            scores.append(float(seen) if index else 0.5)
     return float(roc_auc_score(labels, scores))
 
 
