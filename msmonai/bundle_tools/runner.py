@@ -30,7 +30,9 @@ def bundle_command(bundle_dir: str | os.PathLike, workflow: str, overrides: Mapp
         "--bundle_root", str(bundle),
     ]
     for key, value in overrides.items():
-        cmd += [f"--{key}", value if isinstance(value, str) else json.dumps(value)]
+        # Python literal syntax, which MONAI's command line (Python Fire) parses back to the value: in JSON's syntax
+        # false, true and null stayed the strings "false", "true", "null", and the string "false" is truthy
+        cmd += [f"--{key}", value if isinstance(value, str) else repr(value)]
     return cmd
 
 

@@ -30,6 +30,16 @@ def test_overrides_are_json_when_they_can_be_and_strings_otherwise():
             override_args([bad])
 
 
+def test_non_string_overrides_reach_the_bundle_as_the_values_they_are():
+    from fire.parser import DefaultParseValue  # how `python -m monai.bundle run` reads its arguments
+
+    values = {"difference": False, "amp": True, "threshold": None, "spatial_size": [25, 64, 64], "lr": 0.001,
+              "num_epochs": 3, "flags": [True, False], "site": "a b"}
+    cmd = bundle_command(BUNDLE, "train", values)
+    parsed = {key: DefaultParseValue(cmd[cmd.index(f"--{key}") + 1]) for key in values}
+    assert parsed == values and parsed["difference"] is False  # "false" used to arrive as a (truthy) string
+
+
 def test_the_command_is_monai_bundle_run_with_overlays_after_train_json():
     bundle = BUNDLE
     cmd = bundle_command(bundle, "evaluate", {"val_fold": 2, "datalist": "/d/l.json"}, ["configs/cpu_small.json"])
