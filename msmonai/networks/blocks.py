@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 from monai.networks.blocks import ChannelSELayer
-from monai.networks.layers.factories import Act, Conv, Pool
+from monai.networks.layers.factories import Act, Conv
 from monai.networks.layers.utils import get_norm_layer
 from torch import nn
 
