@@ -36,7 +36,7 @@ def _score(bundle: Path, datalist: Path, model: Path, out: Path) -> dict:
 
 
 def _train(bundle: Path, datalist: Path, out: Path) -> Path:
-    from msmonai.bundle_tools.layout import run_outputs
+    from msmonai.bundle_tools.contract import run_outputs
     from msmonai.bundle_tools.runner import run_bundle
 
     outputs = run_outputs(out)

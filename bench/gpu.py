@@ -98,7 +98,7 @@ def bundle_epochs(architecture: str) -> int:
 
 def train_on_gpu(architecture: str, datalist: Path, out: Path, epochs: int) -> dict:
     """Train the bundle for ``epochs`` in a child process while sampling the GPU; wall time and utilisation."""
-    from msmonai.bundle_tools.layout import run_outputs
+    from msmonai.bundle_tools.contract import run_outputs
     from msmonai.bundle_tools.runner import run_bundle
 
     overrides = {"datalist": str(datalist), **run_outputs(out), "num_epochs": epochs}

@@ -46,7 +46,7 @@ def peak_rss_of(command: Sequence[str], log_file: Path) -> int:
 
 def measure_peak_rss(architecture: str, cohort: Cohort, work: Path, runs: int = 2) -> Row:
     """Median over ``runs`` child processes of one training epoch (one largest batch + validation) at full size."""
-    from msmonai.bundle_tools.layout import run_outputs
+    from msmonai.bundle_tools.contract import run_outputs
     from msmonai.bundle_tools.runner import bundle_command
 
     out = work / f"memory_{architecture}"

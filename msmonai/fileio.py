@@ -8,6 +8,7 @@ which is atomic on POSIX file systems.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -62,3 +63,9 @@ def write_text(target: str | os.PathLike, text: str, mode: int | None = None) ->
 def write_json(target: str | os.PathLike, obj: Any, mode: int | None = None) -> Path:
     """Atomically write ``obj`` as indented JSON to ``target`` and return the path."""
     return write_text(target, json.dumps(obj, indent=2, sort_keys=False) + "\n", mode=mode)
+
+
+def sha256_of(path: str | os.PathLike) -> str:
+    """The SHA-256 of a file's bytes, in hex."""
+    with open(path, "rb") as f:
+        return hashlib.file_digest(f, "sha256").hexdigest()

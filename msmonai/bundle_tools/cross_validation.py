@@ -23,7 +23,8 @@ from typing import Mapping, Sequence
 import pandas as pd
 from tqdm import tqdm
 
-from msmonai.bundle_tools.layout import METADATA, MODEL, TRAIN_CONFIG
+from msmonai.bundle_tools import contract
+from msmonai.bundle_tools.layout import MODEL, bundle_folder, bundle_identity
 from msmonai.bundle_tools.runner import run_bundle
 from msmonai.constants import DEFAULT_MC_SAMPLES, DEFAULT_THRESHOLD
 from msmonai.data.datalist import fold_datalist, load_datalist, write_datalist
@@ -45,15 +46,6 @@ def inner_validation_fold(folds: list[int], test_fold: int) -> int:
     return others[folds.index(test_fold) % len(others)]
 
 
-def _spatial_size(bundle_dir: str | os.PathLike, overrides: Mapping[str, object], overlays: Sequence[str]) -> list[int]:
-    """The ``spatial_size`` a run uses: the override (a list or its JSON text), else the last overlay's, else
-    ``train.json``'s."""
-    value = overrides.get("spatial_size")
-    for config in (TRAIN_CONFIG, *overlays) if value is None else ():
-        value = json.loads((Path(bundle_dir) / config).read_text()).get("spatial_size", value)
-    return [int(v) for v in (json.loads(value) if isinstance(value, str) else value)]
-
-
 def cross_validate_baselines(bundle_dir, items: list[dict], folds: list[int], out: Path, shared: Mapping[str, object],
                              overlays: Sequence[str] = (), n_boot: int = 2000, seed: int = 0) -> dict:
     """The baselines of each held-out fold, fitted on the other folds; writes ``out/baselines/<name>/``.
@@ -66,7 +58,7 @@ def cross_validate_baselines(bundle_dir, items: list[dict], folds: list[int], ou
     from msmonai.networks.sequence_head import change_evidence
     from msmonai.transforms import difference_transforms, preprocessing_transforms
 
-    spatial_size = _spatial_size(bundle_dir, shared, overlays)
+    spatial_size = contract.spatial_size(contract.read_config(bundle_dir, contract.TRAIN, overlays, shared))
     # the change maps as the bundles' difference channel has them (and from the same cache); a pair that does not
     # register is subtracted unaligned with a warning, rather than ending the cross-validation. The two lines each
     # pair logs (a difference-channel run keeps them in its log) would be 2 per pair on the console: warnings only.
@@ -74,7 +66,7 @@ def cross_validate_baselines(bundle_dir, items: list[dict], folds: list[int], ou
     level = registration_log.level
     registration_log.setLevel(logging.WARNING)
     try:
-        volumes = VisitVolumes(items, preprocessing_transforms(spatial_size), cache_dir=shared.get("cache_dir"),
+        volumes = VisitVolumes(items, preprocessing_transforms(spatial_size), cache_dir=shared.get(contract.CACHE_DIR),
                                progress=False, difference_transform=difference_transforms(spatial_size, "unaligned"))
     finally:
         registration_log.setLevel(level)
@@ -138,7 +130,7 @@ def cross_validate(
     items = load_datalist(datalist, "training")  # absolute image paths, so fold datalists can live anywhere
     all_folds = sorted({int(it["fold"]) for it in items})
     chosen = all_folds[:folds] if folds else all_folds
-    shared = {"cache_dir": str(out / "cache"), "seed": seed, **(overrides or {})}
+    shared = {contract.CACHE_DIR: str(out / "cache"), contract.SEED: seed, **(overrides or {})}
     predictions, thresholds = [], {}
     for k in tqdm(chosen, desc="cv", unit="fold", disable=not sys.stderr.isatty()):  # a bar on a terminal only
         fold_dir = out / f"fold_{k}"
@@ -146,17 +138,18 @@ def cross_validate(
         val_fold = inner_validation_fold(all_folds, k)
         run = {
             **shared,
-            "datalist": str(fold_dir / "datalist.json"),
-            "val_fold": val_fold,
-            "ckpt_path": str(fold_dir / MODEL),
-            "log_dir": str(fold_dir / "logs"),
+            contract.DATALIST: str(fold_dir / "datalist.json"),
+            contract.VAL_FOLD: val_fold,
+            contract.CKPT_PATH: str(fold_dir / MODEL),
+            contract.LOG_DIR: str(fold_dir / "logs"),
         }
         logger.info("fold %d: training (validation fold %d)", k, val_fold)
         run_bundle(bundle_dir, "train", run, log_file=fold_dir / "train.log", overlays=overlays)
-        run_bundle(bundle_dir, "evaluate", {**run, "eval_split": "val", "output_dir": str(fold_dir / "validation")},
+        run_bundle(bundle_dir, "evaluate", {**run, contract.EVAL_SPLIT: "val",
+                                            contract.OUTPUT_DIR: str(fold_dir / "validation")},
                    log_file=fold_dir / "validation.log", overlays=overlays)
-        run_bundle(bundle_dir, "evaluate", {**run, "eval_split": "testing", "mc_samples": mc_samples,
-                                            "output_dir": str(fold_dir / "test")}, log_file=fold_dir / "test.log",
+        run_bundle(bundle_dir, "evaluate", {**run, contract.EVAL_SPLIT: "testing", contract.MC_SAMPLES: mc_samples,
+                                            contract.OUTPUT_DIR: str(fold_dir / "test")}, log_file=fold_dir / "test.log",
                    overlays=overlays)
         if threshold == "model":
             cut = json.loads((fold_dir / "validation" / "metrics.json").read_text())["threshold"]
@@ -173,16 +166,13 @@ def cross_validate(
     metrics = summarize_predictions(oof, n_boot=n_boot, seed=seed)
     metrics["baselines"] = cross_validate_baselines(bundle_dir, items, chosen, out, shared, overlays, n_boot=n_boot,
                                                     seed=seed)
-    bundle_meta = json.loads((Path(bundle_dir) / METADATA).read_text())
     run_info = {
-        "model": bundle_meta.get("name", Path(bundle_dir).name).split(", ")[-1],
-        "bundle": Path(bundle_dir).resolve().name,
-        "bundle_version": bundle_meta.get("version"),
+        **bundle_identity(bundle_folder(bundle_dir)),
         "folds": chosen,
         "threshold_criterion": threshold,
         "thresholds": thresholds,
         "mc_samples": mc_samples,
-        "overrides": {k: v for k, v in shared.items() if k != "cache_dir"},
+        "overrides": {k: v for k, v in shared.items() if k != contract.CACHE_DIR},
         "overlays": list(overlays),
     }
     write_cv_dir(out, oof, run_info, metrics)

@@ -3,6 +3,7 @@ place that names them for the runner, prediction, sharing and cross-validation."
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Sequence
@@ -17,6 +18,12 @@ TORCHSCRIPT = "models/model.ts"
 EXPORTED_PROGRAM = "models/model.pt2"  # torch.export
 ONNX_MODEL = "models/model.onnx"
 INFERENCE_CONFIG = "configs/inference.json"
+SHARED_DIRS = ("configs", "docs")
+SHARED_FILES = ("LICENSE", "large_files.yml")
+"""What of a bundle folder travels (to a partner in an exported zip, to the sites of a federation, into a training
+run): these folders and files, never ``models/``, outputs, logs, caches or datalists."""
+RUN_RECORD = "run.json"  # a training run's record (msmonai train): how the model in models/ was made
+RUN_PATIENTS = "patients.json"  # the pseudonymous keys it was trained and validated on; never leaves the site
 # evaluate.json is an overlay on train.json (as in the Model Zoo); inference.json stands alone, taking what it shares
 # with train.json through MONAI's "%configs/train.json#id" macros, which resolve against the working directory:
 # every workflow runs in the bundle folder (runner.py, prediction.py).
@@ -35,13 +42,6 @@ def bundle_folder(bundle_dir: str | os.PathLike) -> Path:
     return bundle
 
 
-def run_outputs(folder: str | os.PathLike) -> dict[str, str]:
-    """The overrides that send everything one run of a workflow writes (selected weights, the resumable checkpoint
-    beside them, logs, evaluation outputs) under ``folder`` instead of the bundle folder."""
-    folder = Path(folder)
-    return {"ckpt_path": str(folder / MODEL), "log_dir": str(folder / "logs"), "output_dir": str(folder / "eval")}
-
-
 def config_files(bundle: Path, workflow: str, overlays: Sequence[str] = ()) -> list[str]:
     """Absolute config files of ``workflow``, with ``overlays`` (bundle-relative) read right after its first file
     (``train.json``, or ``inference.json``). Overlays set top-level ids only: a nested id would land inside a macro
@@ -51,3 +51,19 @@ def config_files(bundle: Path, workflow: str, overlays: Sequence[str] = ()) -> l
             raise UserError(f"{bundle / overlay}: overlay config not found")
     first, *rest = WORKFLOW_CONFIGS[workflow]
     return [str(bundle / config) for config in (first, *overlays, *rest)]
+
+
+def shareable_files(bundle: Path) -> list[str]:
+    """Bundle-relative POSIX paths of the files of ``bundle`` that travel (:data:`SHARED_DIRS`, :data:`SHARED_FILES`)."""
+    rels = [p.relative_to(bundle).as_posix() for d in SHARED_DIRS for p in sorted((bundle / d).rglob("*")) if p.is_file()]
+    return rels + [name for name in SHARED_FILES if (bundle / name).is_file()]
+
+
+def bundle_identity(bundle: Path) -> dict:
+    """``{"bundle", "bundle_version", "model"}``: the bundle's folder name (a run's: the bundle it was trained from),
+    its metadata version and the architecture's name (the part of the metadata name after the last comma)."""
+    meta = json.loads((bundle / METADATA).read_text(encoding="utf-8"))
+    record = bundle / RUN_RECORD
+    name = json.loads(record.read_text(encoding="utf-8"))["bundle"] if record.is_file() else bundle.name
+    return {"bundle": name, "bundle_version": meta.get("version"),
+            "model": str(meta.get("name", name)).split(", ")[-1]}

@@ -17,7 +17,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Mapping
 
-from msmonai.bundle_tools.layout import METADATA, bundle_folder, config_files
+from msmonai.bundle_tools.layout import METADATA, bundle_folder, bundle_identity, config_files
+from msmonai.bundle_tools.training_run import trained_patients, validated_performance
 from msmonai.constants import DEFAULT_MC_SAMPLES, LINK_TOLERANCE_DAYS, MAX_VISITS
 from msmonai.data.clinical import EDSS_COLUMNS, load_clinical_visits
 from msmonai.data.datalist import TESTING, write_datalist
@@ -116,19 +117,22 @@ def predict(
         threshold = decision_threshold(network)
     predictions = read_predictions(work / "predictions.csv")
     meta = json.loads((bundle / METADATA).read_text())
+    trained = trained_patients(bundle)
     written = []
     for key, visits in visits_by_key.items():
         rows = predictions[predictions["patient"] == key].sort_values("last_visit_date")
         last = rows.iloc[-1]
         report = {
             "patient_key": key,
-            "model": {"name": meta.get("name"), "version": meta.get("version"), "bundle": bundle.name},
+            "model": {"name": meta.get("name"), "version": meta.get("version"),
+                      "bundle": bundle_identity(bundle)["bundle"]},
+            "validated_performance": validated_performance(meta.get("eval_metrics")),
+            "in_training_data": key in trained,
             "prediction": {"probability_active": float(last["probability_active"]),
                            "uncertainty": None if pd.isna(last["uncertainty"]) else float(last["uncertainty"]),
                            "threshold": threshold, "prediction": int(last["prediction"]),
                            "last_visit_date": str(last["last_visit_date"])},
             "visits": _visit_rows(visits, rows),
-            "model_card_metrics": {k: v for k, v in (meta.get("eval_metrics") or {}).items() if isinstance(v, (int, float))},
             "generated_at": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "notes": [f"{len(problems)} clinical row(s) or studies of this run were left out; the command output lists why"]
             if problems else [],

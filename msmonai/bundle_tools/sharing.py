@@ -15,7 +15,6 @@ data.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import os
 import re
 import shutil
@@ -27,16 +26,14 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator, Sequence
 
 from msmonai.bundle_tools.audit import Finding, audit_configs
-from msmonai.bundle_tools.layout import (EXPORTED_PROGRAM, METADATA, MODEL, ONNX_MODEL, TORCHSCRIPT, TRAIN_CONFIG,
-                                         bundle_folder)
+from msmonai.bundle_tools.layout import (EXPORTED_PROGRAM, METADATA, MODEL, ONNX_MODEL, SHARED_DIRS, SHARED_FILES,
+                                         TORCHSCRIPT, TRAIN_CONFIG, bundle_folder, shareable_files)
 from msmonai.bundle_tools.signing import SIGNATURE_FILE, check_signature, sign_folder
 from msmonai.errors import UserError
-from msmonai.fileio import atomic_path
+from msmonai.fileio import atomic_path, sha256_of
 
 SUMS_FILE = "SHA256SUMS"
 SCHEMA_FILE = "meta_schema.json"
-SHARED_DIRS = ("configs", "docs")
-SHARED_FILES = ("LICENSE", "large_files.yml")
 MODEL_FILES = (MODEL, TORCHSCRIPT, EXPORTED_PROGRAM, ONNX_MODEL)
 CODE_SUFFIXES = (".py", ".pyc", ".pyd", ".so", ".dll", ".dylib", ".pth", ".pkl", ".pickle", ".sh")
 _SUMS_LINE = re.compile(r"^([0-9a-f]{64}) [ *](.+)$")
@@ -84,7 +81,7 @@ def export_bundle(
         torchscript = Path(scratch, "model.ts")
         _export_torchscript(bundle, model_pt, torchscript, spatial_size)
         pt2, onnx_file = _export_portable(bundle, model_pt, state, Path(scratch), spatial_size)
-        files = {rel: bundle / rel for rel in _shared_files(bundle)}
+        files = {rel: bundle / rel for rel in shareable_files(bundle)}
         code = [rel for rel in files if not _shareable(rel)]
         if code:
             raise UserError(f"{bundle / code[0]}: a code file in a shared folder; receivers refuse bundles with code "
@@ -95,7 +92,7 @@ def export_bundle(
         for rel, source in files.items():
             (shared / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, shared / rel)
-        (shared / SUMS_FILE).write_text("".join(f"{_sha256(files[rel])}  {rel}\n" for rel in sorted(files)),
+        (shared / SUMS_FILE).write_text("".join(f"{sha256_of(files[rel])}  {rel}\n" for rel in sorted(files)),
                                         encoding="utf-8")
         if sign_key is not None:
             sign_folder(shared, sign_key)
@@ -185,7 +182,7 @@ def _verify_folder(root: Path, path: Path, trusted_keys: Sequence[str | os.PathL
             raise UserError(f"{path}: {rel} is listed in {SUMS_FILE} but missing")
         if rel not in listed:
             raise UserError(f"{path}: {rel} is not listed in {SUMS_FILE} (extra file)")
-        if _sha256(root / rel) != listed[rel]:
+        if sha256_of(root / rel) != listed[rel]:
             raise UserError(f"{path}: {rel} does not match its SHA-256 in {SUMS_FILE} (tampered or corrupted)")
     for rel in sorted(present):
         if not _shareable(rel):
@@ -221,17 +218,6 @@ def metadata_schema() -> Path:
     """The bundle metadata schema shipped inside the package (its one copy; the zip carries it as ``meta_schema.json``
     for receivers without msmonai): MONAI's meta_schema_20240725 requirements plus this project's."""
     return Path(str(files("msmonai").joinpath("schemas", "bundle_metadata.schema.json")))
-
-
-def _shared_files(bundle: Path) -> list[str]:
-    """Bundle-relative POSIX paths of the shared files of the bundle folder (``configs/``, ``docs/``, fixed files)."""
-    rels = [
-        p.relative_to(bundle).as_posix()
-        for d in SHARED_DIRS
-        for p in sorted((bundle / d).rglob("*"))
-        if p.is_file()
-    ]
-    return rels + [name for name in SHARED_FILES if (bundle / name).is_file()]
 
 
 def _network_overrides(bundle: Path, spatial_size: Sequence[int] | None) -> dict:
@@ -278,7 +264,7 @@ def _verify_metadata(metadata: Path, schema: Path) -> None:
     from monai.bundle import verify_metadata
 
     try:  # the schema's own hash is given so MONAI accepts the local copy without a download warning
-        verify_metadata(meta_file=str(metadata), filepath=str(schema), hash_val=_sha256(schema), hash_type="sha256")
+        verify_metadata(meta_file=str(metadata), filepath=str(schema), hash_val=sha256_of(schema), hash_type="sha256")
     except ValueError as err:
         raise UserError(f"{metadata}: invalid bundle metadata: {' '.join(str(err).split())}") from err
 
@@ -324,11 +310,6 @@ def _read_sums(sums_file: Path, shown: Path) -> dict[str, str]:
             raise UserError(f"{shown}: {SUMS_FILE} line {number} is malformed or repeated: {line[:120]!r}")
         listed[match.group(2)] = match.group(1)
     return listed
-
-
-def _sha256(file: Path) -> str:
-    with open(file, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _zip_info(name: str) -> zipfile.ZipInfo:

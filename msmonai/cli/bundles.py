@@ -1,4 +1,5 @@
-"""``msmonai cv``, ``predict``, ``export-bundle``, ``verify-bundle``, ``keygen``: commands that run or ship bundles."""
+"""``msmonai cv``, ``train``, ``evaluate``, ``predict``, ``export-bundle``, ``verify-bundle``, ``keygen``: commands that
+run or ship bundles."""
 
 from __future__ import annotations
 
@@ -36,12 +37,52 @@ def register(subparsers) -> None:
     p.set_defaults(func=run_cv)
 
     p = subparsers.add_parser(
+        "train",
+        help="train the model to deploy into a run folder (a bundle of its own, with how it was made)",
+        description="Trains the bundle on the datalist's training observations (its val_fold, 0 unless --set "
+        "val_fold=K, validates for epoch and threshold selection) into RUN: configs/ as trained (overlays and "
+        "overrides folded in), models/model.pt, run.json (how it was made), patients.json (training and validation "
+        "keys; never shared). export-bundle, predict and evaluate take RUN. With --cv the cross-validation of the same "
+        "recipe becomes the model's validated performance (metadata eval_metrics, model card, reports).",
+    )
+    p.add_argument("--bundle", required=True, help="bundle directory")
+    p.add_argument("--datalist", required=True, help="datalist JSON from `msmonai manifest`")
+    p.add_argument("--out", required=True, metavar="RUN", help="run folder to create")
+    p.add_argument("--cv", metavar="CVDIR", help="output of `msmonai cv` of the same bundle, version, overlays and "
+                   "overrides: its pooled figures become the model's validated performance")
+    add_flag(p, "--num-epochs", type=int, default=None, help="override the bundle's num_epochs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", dest="overrides", metavar="ID=VALUE", action="append", default=[],
+                   help="bundle override, as in `msmonai cv` (repeatable)")
+    p.add_argument("--overlay", dest="overlays", metavar="CONFIG", action="append", default=[],
+                   help="bundle config file read after train.json, as in `msmonai cv` (repeatable)")
+    p.set_defaults(func=run_train)
+
+    p = subparsers.add_parser(
+        "evaluate",
+        help="evaluate a trained model on patients it has never seen (metrics with patient-level intervals)",
+        description="Runs the model's evaluate workflow on one split of a datalist and writes predictions.csv, "
+        "metrics.json (with 95%% patient-bootstrap intervals), confusion_matrix.png and roc.png. Refuses a split that "
+        "shares patients with the model's training or validation data.",
+    )
+    p.add_argument("run", metavar="RUN", help="run folder of `msmonai train` (or a bundle folder with models/model.pt)")
+    p.add_argument("--datalist", required=True, help="datalist JSON from `msmonai manifest`")
+    p.add_argument("--out", required=True, help="output directory")
+    p.add_argument("--split", choices=("testing", "training"), default="testing", help="which observations of the "
+                   "datalist (default: testing)")
+    add_flag(p, "--mc-samples", type=int, default=DEFAULT_MC_SAMPLES, help="Monte-Carlo dropout passes per prediction (0: none)")
+    add_flag(p, "--n-boot", type=int, default=2000, help="bootstrap replicates for the intervals")
+    p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
+    p.set_defaults(func=run_evaluate)
+
+    p = subparsers.add_parser(
         "predict",
         help="predict one-year activity for new patients and write report.json + report.html",
         description="Ingests every patient in --dicom (same ingestion and preprocessing as training), links the visits of "
         "--clinical, runs the bundle's inference workflow and writes a report per patient (pseudonymous key only).",
     )
-    p.add_argument("--bundle", required=True, help="trained bundle: this site's folder (models/model.pt), or a "
+    p.add_argument("--bundle", required=True, help="trained model: a run folder of `msmonai train` or this site's "
+                   "bundle folder (models/model.pt), or a "
                    "received .zip from `msmonai export-bundle`, verified as verify-bundle does before anything runs")
     p.add_argument("--trusted-key", action="append", default=[], metavar="PEM",
                    help="with a bundle .zip: public key of a sender you trust (repeatable); without one, "
@@ -64,7 +105,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=run_predict)
 
     p = subparsers.add_parser("export-bundle", help="zip a trained bundle with TorchScript export and SHA-256 manifest")
-    p.add_argument("bundle", help="bundle directory with models/model.pt")
+    p.add_argument("bundle", help="run folder of `msmonai train`, or a bundle directory with models/model.pt")
     p.add_argument("--out", required=True, help="output .zip")
     add_flag(p, "--spatial-size", type=int, nargs=3, metavar=("D", "H", "W"), default=None,
              help="the spatial_size the bundle was trained with, when not its default")
@@ -111,6 +152,41 @@ def run_cv(args: argparse.Namespace) -> int:
         auc = baseline["intervals"]["roc_auc"]
         if auc.get("value") is not None:
             print(f"  baseline {name}: roc_auc {auc['value']:.3f}  [{auc['low']:.3f}, {auc['high']:.3f}]")
+    return 0
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from msmonai.bundle_tools.runner import override_args
+    from msmonai.bundle_tools.training_run import train_model
+
+    overrides = {"seed": args.seed, **override_args(args.overrides)}
+    if args.num_epochs is not None:
+        overrides["num_epochs"] = args.num_epochs
+    record = train_model(args.bundle, args.datalist, args.out, overlays=args.overlays, overrides=overrides,
+                         cv_dir=args.cv)
+    data = record["datalist"]
+    print(f"{args.out}: {record['model']} trained on {data['training_observations']} observations of "
+          f"{data['training_patients']} patients, fold {data['val_fold']} validating ({data['validation_patients']} "
+          "patients)")
+    performance = record["validated_performance"]
+    if performance:
+        print(f"  validated performance (cross-validation {record['cv']}): ROC AUC {performance['roc_auc']:.3f} "
+              f"[{performance['roc_auc_low']:.3f}, {performance['roc_auc_high']:.3f}]")
+    else:
+        print("  no validated performance (train with --cv CVDIR to attach the cross-validation of this recipe)")
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    from msmonai.bundle_tools.training_run import evaluate_model
+
+    metrics = evaluate_model(args.run, args.datalist, args.out, split=args.split, mc_samples=args.mc_samples,
+                             n_boot=args.n_boot, seed=args.seed)
+    print(f"{metrics['n']} predictions, {metrics['n_patients']} patients; 95 % intervals by patient bootstrap")
+    for key in ("accuracy", "precision", "recall", "f1", "roc_auc", "pr_auc"):
+        interval = metrics["intervals"].get(key) or {}
+        if metrics.get(key) is not None and interval.get("low") is not None:
+            print(f"  {key:9s} {metrics[key]:.3f}  [{interval['low']:.3f}, {interval['high']:.3f}]")
     return 0
 
 

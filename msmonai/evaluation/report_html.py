@@ -21,6 +21,7 @@ main{max-width:1100px;margin:0 auto;padding:16px 24px 40px}
 .notice small{display:block;font-size:.6em;font-weight:400;margin-top:4px}
 section{background:#fff;border:1px solid #d8dce2;border-radius:6px;padding:12px 18px;margin:14px 0}
 h1{font-size:1.5em;margin:.4em 0}h2{font-size:1.15em;margin:.2em 0 .6em}
+.warn{background:#fdecea;border-left:4px solid #b3261e;padding:6px 10px;font-weight:600}
 .risk{font-size:2.4em;font-weight:700;color:#b3261e}.muted{color:#5f6b7a}
 table{border-collapse:collapse;font-size:.92em}th,td{border:1px solid #d8dce2;padding:4px 8px;text-align:right}
 th:first-child,td:first-child{text-align:left}th{background:#eef1f5}
@@ -101,18 +102,30 @@ def _edss_table(visits: list[Mapping]) -> str:
     return f"<table><tr><th>visit</th>{header}</tr>{rows}</table>"
 
 
-def _metrics_table(metrics: Mapping) -> str:
-    """Table of the model card's metrics; a value may be a number or ``{"value", "low", "high"}``."""
-    if not metrics:
-        return '<p class="muted">The model card lists no metrics.</p>'
+def _validated_performance(performance: Mapping | None, in_training_data: bool) -> str:
+    """The model's cross-validated performance beside the banner, or a plain sentence when it has none; a warning
+    when this patient was among the model's training or validation patients."""
+    parts = []
+    if in_training_data:
+        parts.append('<p class="warn">This patient was among the patients this model was trained or validated on: '
+                     "the estimate is not a fair test of the model.</p>")
+    if not performance:
+        parts.append('<p class="muted">This model carries no validated performance: it was not trained with the '
+                     "cross-validation of its recipe (msmonai train --cv), so how well it predicts is unknown.</p>")
+        return "".join(parts)
     rows = []
-    for name, entry in metrics.items():
-        entry = entry if isinstance(entry, Mapping) else {"value": entry}
+    for name, label in (("roc_auc", "ROC AUC"), ("pr_auc", "PR AUC"), ("f1", "F1")):
+        entry = performance.get(name) or {}
         interval = "—"
         if entry.get("low") is not None and entry.get("high") is not None:
-            interval = f"{_number(entry['low'])}–{_number(entry['high'])}"
-        rows.append(f"<tr><td>{_text(name)}</td><td>{_number(entry.get('value'))}</td><td>{interval}</td></tr>")
-    return f"<table><tr><th>metric</th><th>value</th><th>interval</th></tr>{''.join(rows)}</table>"
+            interval = f"{_number(entry['low'], '.2f')}–{_number(entry['high'], '.2f')}"
+        rows.append(f"<tr><td>{label}</td><td>{_number(entry.get('value'), '.2f')}</td><td>{interval}</td></tr>")
+    parts.append(
+        f"<p>Cross-validated on {_text(performance.get('n_observations'))} observations of "
+        f"{_text(performance.get('n_patients'))} patients ({_text(performance.get('folds'))} patient-grouped folds, "
+        "95 % intervals by patient bootstrap):</p>"
+        f"<table><tr><th>metric</th><th>value</th><th>95 % interval</th></tr>{''.join(rows)}</table>")
+    return "".join(parts)
 
 
 def render_report_html(report: Mapping, images: Mapping[str, bytes]) -> str:
@@ -130,7 +143,10 @@ def render_report_html(report: Mapping, images: Mapping[str, bytes]) -> str:
             - ``visits`` (list of dict, oldest first): ``date`` (ISO str), ``probability_active`` and
               ``uncertainty`` (float or None: the prediction made with the visits up to this one),
               ``edss`` (dict subscore name -> value, e.g. ``{"edss_visual": 1, ...}``).
-            - ``model_card_metrics`` (dict): metric name -> number or ``{"value", "low", "high"}``.
+            - ``validated_performance`` (dict or None): ``roc_auc``, ``pr_auc``, ``f1`` as ``{"value", "low",
+              "high"}``, ``n_observations``, ``n_patients``, ``folds``, ``seed``
+              (:func:`msmonai.bundle_tools.training_run.validated_performance`).
+            - ``in_training_data`` (bool): the patient was among the model's training or validation patients.
             - ``generated_at`` (str): when the report was made.
             - ``notes`` (list of str): caveats to show (e.g. visits skipped and why).
         images: explanation images, caption -> PNG or JPEG bytes, shown in the given order.
@@ -163,6 +179,8 @@ def render_report_html(report: Mapping, images: Mapping[str, bytes]) -> str:
 <body>
 <div class="notice" role="alert">{_text(NOTICE)}<small>{_text(NOTICE_DETAIL)}</small></div>
 <main>
+<section><h2>Validated performance of the model</h2>
+{_validated_performance(report.get('validated_performance'), bool(report.get('in_training_data')))}</section>
 <h1>{title}</h1>
 <p class="muted">Patient key {_text(report['patient_key'])} · model {_text(model.get('name'))} version {_text(model.get('version'))}
 {f"(bundle {_text(model['bundle'])})" if model.get('bundle') else ''} · generated {_text(report.get('generated_at'))}</p>
@@ -171,7 +189,6 @@ def render_report_html(report: Mapping, images: Mapping[str, bytes]) -> str:
 <section><h2>Risk over visits</h2>{_risk_svg(visits, prediction.get('threshold'))}</section>
 <section><h2>EDSS subscores over time</h2>{_edss_table(visits)}</section>
 <section><h2>Explanations</h2>{figures}</section>
-<section><h2>Model card metrics</h2>{_metrics_table(report.get('model_card_metrics') or {})}</section>
 {f'<section><h2>Notes</h2><ul>{notes}</ul></section>' if notes else ''}
 </main></body></html>
 """

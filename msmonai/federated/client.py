@@ -26,7 +26,8 @@ from monai.fl.utils.constants import ExtraItems, WeightType
 from monai.fl.utils.exchange_object import ExchangeObject
 from nvflare.apis.fl_constant import FLMetaKey
 
-from msmonai.bundle_tools.layout import config_files, run_outputs
+from msmonai.bundle_tools.contract import run_outputs
+from msmonai.bundle_tools.layout import config_files
 from msmonai.bundle_tools.runner import override_args
 from msmonai.errors import UserError, user_error_in
 

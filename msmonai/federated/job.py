@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import Iterator, Mapping, Sequence
 
 import torch
-from monai.bundle import ConfigParser
 
-from msmonai.bundle_tools.layout import MODEL, bundle_folder, config_files
+from msmonai.bundle_tools import contract
+from msmonai.bundle_tools.layout import MODEL, bundle_folder, shareable_files
 from msmonai.errors import UserError
 from msmonai.fileio import atomic_path
 from msmonai.federated import client
@@ -36,7 +36,6 @@ FINAL_MODEL = "models/model_final.pt"
 ROUNDS = "rounds.csv"
 ROUNDS_PLOT = "rounds.png"
 ROUND_METRICS = "round_metrics.jsonl"  # written by NVFlare's server
-BUNDLE_PARTS = ("configs", "docs", "LICENSE")
 BUNDLE_ARCHIVE = "bundle.zip"  # in the job's custom folder, next to client.py
 PRIVACY_GAMMA = 0.01  # PercentilePrivacy: largest change per training observation a site shares
 SITE_PYTHON = "python3"  # on the sites of a federation: the environment's own
@@ -45,29 +44,20 @@ SITE_PYTHON = "python3"  # on the sites of a federation: the environment's own
 def network_spec(bundle: Path, overlays: Sequence[str], overrides: Mapping[str, object]) -> dict:
     """``{"class_path", "args"}`` of the bundle's ``network_def`` with its references resolved (what NVFlare's
     server instantiates)."""
-    parser = ConfigParser()
-    parser.read_config(config_files(bundle, "train", overlays))
-    parser.update(dict(overrides))
-    definition = parser.get("network_def")
-    args = {key: parser.get_parsed_content(f"network_def#{key}") for key in definition if not key.startswith("_")}
-    return {"class_path": definition["_target_"], "args": {k: list(v) if isinstance(v, tuple) else v
-                                                           for k, v in args.items()}}
+    return contract.network_spec(contract.read_config(bundle, contract.TRAIN, overlays, overrides))
 
 
 def stage_bundle(bundle_dir: str | os.PathLike, stage: Path) -> Path:
     """Write what a site needs to ``stage`` (a folder outside ``sys.path``): ``client.py`` and ``bundle.zip`` with the
-    bundle's configs, docs and LICENSE, never its ``models/`` or outputs. The bundle travels zipped because NVFlare
+    bundle's shareable files (:func:`msmonai.bundle_tools.layout.shareable_files`), never its ``models/`` or outputs. The bundle travels zipped because NVFlare
     rewrites the JSON files of a job it deploys (``"validate#items"`` became a nested ``"validate"`` object that
     replaced train.json's), and ``client.py`` is a copy because NVFlare copies a script inside ``sys.path`` (an
     installed msmonai) to a package path of the job while it runs ``custom/client.py`` (see
     :func:`_outside_sys_path`). Returns ``stage``."""
     bundle = bundle_folder(bundle_dir)
     with zipfile.ZipFile(stage / BUNDLE_ARCHIVE, "w") as zf:
-        for part in BUNDLE_PARTS:
-            source = bundle / part
-            for file in sorted(source.rglob("*")) if source.is_dir() else [source] if source.is_file() else []:
-                if file.is_file():
-                    zf.write(file, file.relative_to(bundle).as_posix())
+        for rel in shareable_files(bundle):
+            zf.write(bundle / rel, rel)
     shutil.copy2(client.__file__, stage / CLIENT_SCRIPT)
     return stage
 

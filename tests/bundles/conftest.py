@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from msmonai.bundle_tools.layout import run_outputs
+from msmonai.bundle_tools.contract import run_outputs
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLES = ["ms_activity_resnet3d", "ms_activity_pretrained_resnet2d", "ms_activity_resnext3d"]
