@@ -6,7 +6,7 @@ from step to step and the running averages trail weights that change every step,
 mode is not the one that was trained: on the demo cohort the validation ROC AUC of the same run jumped between 0.1
 and 0.9 from one epoch to the next, and the eval-mode training-set AUC between 0.56 and 0.93 (docs/training.md).
 :class:`BatchNormRecalibration` recomputes the running statistics over the training data with the epoch's final
-weights (PyTorch's cumulative average, ``momentum=None``, as ``torch.optim.swa_utils.update_bn`` does) before the
+weights (PyTorch's cumulative average, as ``torch.optim.swa_utils.update_bn`` computes it with ``momentum=None``) before the
 epoch is validated, so validation, model selection and the saved checkpoint see consistent statistics.
 """
 
@@ -31,6 +31,12 @@ def _trainable_batchnorms(model: nn.Module) -> list[nn.modules.batchnorm._BatchN
 def recalibrate_batchnorm(model: nn.Module, batches: Iterable, forward: Callable[[nn.Module, object], None]) -> int:
     """Reset and recompute the running statistics of ``model``'s batch-norm layers over ``batches``.
 
+    Each layer normalises every batch with that batch's statistics, as in training, and its running statistics
+    become PyTorch's cumulative average (``momentum=None``): the mean of the batch means and of the unbiased batch
+    variances. The statistics are taken here rather than by PyTorch's training-mode forward, which refuses a layer
+    input with one value per channel (a batch of one volume whose feature map is 1x1): such a batch adds its mean,
+    and its variance is left to the batches with more values (all batches pooled when none has).
+
     Args:
         model: the network (not wrapped in DDP: its forward would wait for the other ranks).
         batches: the training batches, in any order.
@@ -42,17 +48,55 @@ def recalibrate_batchnorm(model: nn.Module, batches: Iterable, forward: Callable
     was_training = model.training
     model.train()  # modules that keep themselves in eval mode (a frozen backbone) are left out below
     layers = _trainable_batchnorms(model)
-    if layers:
-        momenta = [layer.momentum for layer in layers]
+    statistics: dict[nn.Module, list[tuple[int, torch.Tensor, torch.Tensor]]] = {layer: [] for layer in layers}
+    try:
         for layer in layers:
-            layer.reset_running_stats()
-            layer.momentum = None  # cumulative average over all batches
-        for batch in batches:
+            layer.forward = _batch_statistics_forward(layer, statistics[layer])  # an instance attribute, removed below
+        for batch in batches if layers else ():
             forward(model, batch)
-        for layer, momentum in zip(layers, momenta):
-            layer.momentum = momentum
+    finally:
+        for layer in layers:
+            del layer.forward
+    for layer, seen in statistics.items():
+        if seen:
+            _set_running_statistics(layer, seen)
     model.train(was_training)
     return len(layers)
+
+
+def _batch_statistics_forward(layer: nn.modules.batchnorm._BatchNorm,
+                              seen: list[tuple[int, torch.Tensor, torch.Tensor]]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The training-mode forward of ``layer`` ([N, C, ...] -> same shape, normalised by the batch's own statistics)
+    that appends ``(values per channel, sum [C], sum of squares [C])`` of each input to ``seen``."""
+
+    def forward(x: torch.Tensor) -> torch.Tensor:
+        values = x.float()
+        dims = [0, *range(2, x.dim())]
+        count = values.numel() // values.shape[1]
+        total, squares = values.sum(dims), values.square().sum(dims)
+        seen.append((count, total, squares))
+        mean = total / count
+        variance = (squares / count - mean.square()).clamp_min(0)  # biased, as the training-mode normalisation
+        shape = [1, -1] + [1] * (x.dim() - 2)
+        out = (values - mean.view(shape)) / torch.sqrt(variance.view(shape) + layer.eps)
+        if layer.affine:
+            out = out * layer.weight.view(shape) + layer.bias.view(shape)
+        return out.to(x.dtype)
+
+    return forward
+
+
+def _set_running_statistics(layer: nn.modules.batchnorm._BatchNorm,
+                            seen: list[tuple[int, torch.Tensor, torch.Tensor]]) -> None:
+    """Running mean and variance of ``layer`` from the per-batch sums ``seen`` (see :func:`recalibrate_batchnorm`)."""
+    means = [total / count for count, total, _ in seen]
+    spread = [(squares - total.square() / count) / (count - 1) for count, total, squares in seen if count > 1]
+    if not spread:  # every batch had one value per channel: the variance of the batches' values
+        values = torch.stack(means)
+        spread = [values.var(dim=0, unbiased=len(means) > 1)]
+    layer.running_mean.copy_(torch.stack(means).mean(dim=0))
+    layer.running_var.copy_(torch.stack(spread).mean(dim=0).clamp_min(0))
+    layer.num_batches_tracked.fill_(len(seen))
 
 
 class BatchNormRecalibration:

@@ -149,6 +149,9 @@ def simulate(bundle_dir: str | os.PathLike, sites: Sequence[str | os.PathLike], 
     write_rounds(rounds_done, out / ROUNDS, out / ROUNDS_PLOT)
     for site in datalists:
         missed = sorted(set(range(rounds)) - set(rounds_done.loc[rounds_done["site"] == site, "round"]))
+        if len(missed) == rounds:
+            raise UserError(f"site {site} sent no result in any of the {rounds} rounds: "
+                            f"{_last_error_line(job / site / 'log.txt')} (full log: {job / site / 'log.txt'})")
         if missed:
             logger.warning("site %s sent no result for round(s) %s: left out of their averages; see %s", site,
                            ", ".join(map(str, missed)), job / site / "log.txt")
@@ -189,6 +192,13 @@ def _site_error(job: Path) -> str | None:
             if client.ERROR_PREFIX in line:
                 return line.split(client.ERROR_PREFIX, 1)[1].strip()
     return None
+
+
+def _last_error_line(log: Path) -> str:
+    """The last line of a site's log that names an error (an exception's last line), stripped."""
+    lines = log.read_text(encoding="utf-8", errors="replace").splitlines() if log.is_file() else []
+    return next((line.strip() for line in reversed(lines) if "Error" in line or "Exception" in line),
+                "its log names no error")
 
 
 def _collect_models(job: Path, out: Path) -> None:

@@ -21,7 +21,11 @@ REPORT = {
         {"date": "2020-05-01", "probability_active": 0.52, "uncertainty": 0.05, "edss": {"edss_visual": 1, "edss_pyramidal": 3}},
         {"date": "2021-05-01", "probability_active": 0.73, "uncertainty": 0.08, "edss": {"edss_visual": 2, "edss_pyramidal": 3.5}},
     ],
-    "model_card_metrics": {"f1": {"value": 0.8, "low": 0.52, "high": 0.95}, "accuracy": 0.857},
+    "validated_performance": {"roc_auc": {"value": 0.81, "low": 0.7, "high": 0.9},
+                              "pr_auc": {"value": 0.6, "low": 0.45, "high": 0.75},
+                              "f1": {"value": 0.8, "low": 0.52, "high": 0.95},
+                              "n_observations": 103, "n_patients": 40, "folds": 5, "seed": 0},
+    "in_training_data": False,
     "generated_at": "2026-01-01T10:00:00Z",
     "notes": ["visit of 2018-05-01 skipped: no T1 series"],
 }
@@ -37,7 +41,9 @@ def test_self_contained_and_complete(explanation_png):
     assert NOTICE in page
     assert "P-0123456789abcdef" in page and "ms_activity_pretrained_resnet2d" in page and "0.1.0" in page
     assert "73 %" in page and "0.73 ± 0.08" in page
-    assert page.count("<tr>") == 1 + 3 + 1 + 2  # EDSS header + 3 visits, metrics header + 2 metrics
+    assert page.count("<tr>") == 1 + 3 + 1 + 3  # EDSS header + 3 visits, performance header + 3 metrics
+    assert "0.81" in page and "0.70–0.90" in page and "103 observations of 40 patients" in page
+    assert "not a fair test" not in page
     assert "data:image/png;base64," in page
     assert not re.search(r"<script|<link|@import|(src|href)=\"(?!data:)", page)
 
@@ -51,8 +57,13 @@ def test_every_text_is_escaped():
 
 def test_minimal_report_renders_gracefully():
     page = render_report_html({"patient_key": "P-0000000000000001"}, {})
-    for placeholder in ("No prediction available", "No per-visit risk", "No EDSS subscores", "No explanation images", "lists no metrics"):
+    for placeholder in ("No prediction available", "No per-visit risk", "No EDSS subscores", "No explanation images", "carries no validated performance"):
         assert placeholder in page
+
+
+def test_a_patient_the_model_was_trained_on_is_flagged():
+    page = render_report_html({**REPORT, "in_training_data": True}, {})
+    assert "was among the patients this model was trained or validated on" in page and "not a fair test" in page
 
 
 def test_rejects_images_that_are_not_png_or_jpeg():
