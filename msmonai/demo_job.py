@@ -4,17 +4,25 @@ demo cohort (DICOM + clinical CSV) -> manifest (5 patient-grouped folds) -> ``ms
 fold, train on three of the others, select the epoch and threshold on the fourth, predict the held-out fold ->
 the paper's Table 7 layout for the held-out fold 4 and for all five folds pooled, each figure with its
 patient-level bootstrap interval, next to four baselines scored on the same held-out observations.
-Every step is the public interface a hospital uses: ``msmonai demo-data``, ``msmonai manifest``, ``msmonai cv``
-(the bundle's ``train`` and ``evaluate`` workflows through ``python -m monai.bundle run``) and ``msmonai compare``.
+Then the product: the model to deploy trained with the cross-validation as its validated performance
+(``demo/model``), evaluated on fold 4, exported and signed (``demo/model.zip``, ``demo/keys/``), verified, and a
+report for one fold-4 patient made from the zip (``demo/report/report.html``). The demo's final model leaves fold 4
+out so that a patient exists that neither it nor its selection saw; a hospital trains on every patient.
+Every step is the public interface a hospital uses: ``msmonai demo-data``, ``manifest``, ``cv`` (the bundle's
+``train`` and ``evaluate`` workflows through ``python -m monai.bundle run``), ``compare``, ``train``, ``evaluate``,
+``keygen``, ``export-bundle``, ``verify-bundle`` and ``predict``.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
+import shutil
 import sys
 import time
 from pathlib import Path
+
+import pydicom
 
 from msmonai.bundle_tools.cross_validation import cross_validate
 from msmonai.cli import main as msmonai_cli
@@ -81,7 +89,51 @@ def main(argv: list[str] | None = None) -> int:
     print(comparison_markdown(fold_table, result.metrics["beta"], fold_runs[0].metrics["interval"]))
     print("All 5 folds pooled (`msmonai cv`):")
     print((comparison / "comparison.md").read_text(encoding="utf-8"))
+
+    step("the product: the model to deploy (folds 0-3), evaluated on fold 4, exported, signed, verified, a report")
+    recipe = [*(f for o in args.overlays for f in ("--overlay", o)), *(f for o in args.overrides for f in ("--set", o)),
+              *(["--num-epochs", str(args.num_epochs)] if args.num_epochs is not None else [])]
+    if not final_model(out, bundle, cv_dir, recipe):
+        return 1
+    step(f"done; the model in {out / 'model'}, shared as {out / 'model.zip'}, a report in {out / 'report'}")
     return 0
+
+
+def final_model(out: Path, bundle: Path, cv_dir: Path, recipe: list[str]) -> bool:
+    """Train, evaluate, export, sign and verify the model to deploy and report one held-out patient from the zip;
+    False (the command has printed why) if a step failed."""
+    from msmonai.data.datalist import load_datalist
+    from msmonai.data.pseudonym import load_or_create_secret, pseudonym
+
+    datalist = out / "datalist_final.json"
+    model, shared, keys = out / "model", out / "model.zip", out / "keys"
+    shutil.rmtree(model, ignore_errors=True)  # a new run each time, as the cross-validation is
+    secret = out / "site_secret.key"
+    cohort = ["--dicom", str(out / "cohort" / "dicom"), "--clinical", str(out / "cohort" / "clinical.csv")]
+    steps = [["manifest", *cohort, "--out", str(datalist), "--folds", "5", "--test-fold", str(HELD_OUT_FOLD),
+              "--secret-file", str(secret), "--quiet"],
+             ["train", "--bundle", str(bundle), "--datalist", str(datalist), "--out", str(model), "--cv", str(cv_dir),
+              *recipe],
+             ["evaluate", str(model), "--datalist", str(datalist), "--out", str(out / "final_evaluation")]]
+    if not (keys / "signing-key.pem").is_file():
+        steps.append(["keygen", "--out", str(keys)])
+    steps += [["export-bundle", str(model), "--out", str(shared), "--sign-key", str(keys / "signing-key.pem")],
+              ["verify-bundle", str(shared), "--trusted-key", str(keys / "signing-key.pub.pem")]]
+    if any(msmonai_cli(command) for command in steps):
+        return False
+    held_out = {it["patient"] for it in load_datalist(datalist, "testing")}
+    key = load_or_create_secret(secret)
+    patient_dir = next(folder for folder in sorted((out / "cohort" / "dicom").iterdir())
+                       if pseudonym(_patient_id(folder), key) in held_out)
+    return not msmonai_cli(["predict", "--bundle", str(shared), "--trusted-key", str(keys / "signing-key.pub.pem"),
+                            "--dicom", str(patient_dir), "--clinical", str(out / "cohort" / "clinical.csv"),
+                            "--out", str(out / "report"), "--secret-file", str(secret), "--quiet"])
+
+
+def _patient_id(folder: Path) -> str:
+    """The PatientID of the first DICOM file under a demo patient's folder."""
+    first = next(path for path in sorted(folder.rglob("*")) if path.is_file())
+    return str(pydicom.dcmread(first, stop_before_pixels=True, specific_tags=["PatientID"]).PatientID)
 
 
 if __name__ == "__main__":

@@ -75,7 +75,13 @@ def pipeline(tmp_path_factory):
                 "--num_epochs", "1", "--n_boot", "200", "--mc_samples", "3", "--threshold", "f1",
                 "--set", f"spatial_size={json.dumps(TINY_SPATIAL_SIZE)}", "--set", "num_workers=0",
                 "--set", "device=$torch.device('cpu')"]) == 0
+    assert cli(["train", "--bundle", str(bundle), "--datalist", str(datalist), "--out", str(out / "run"), "--cv",
+                str(out / "cv"), "--num_epochs", "1", "--set", f"spatial_size={json.dumps(TINY_SPATIAL_SIZE)}",
+                "--set", "num_workers=0", "--set", "device=$torch.device('cpu')"]) == 0
     patient_dir = sorted((src / "dicom").iterdir())[0]
+    assert cli(["predict", "--bundle", str(out / "run"), "--dicom", str(patient_dir), "--clinical",
+                str(src / "clinical.csv"), "--out", str(out / "report_from_run"), "--secret-file", key, "--mc_samples",
+                "0", "--no-explain", "--quiet"]) == 0
     assert cli(["predict", "--bundle", str(bundle), "--dicom", str(patient_dir), "--clinical", str(src / "clinical.csv"),
                 "--out", str(out / "report"), "--secret-file", key, "--mc_samples", "3", "--quiet",
                 "--set", f"spatial_size={json.dumps(TINY_SPATIAL_SIZE)}", "--set", "num_workers=0"]) == 0
@@ -125,6 +131,22 @@ def test_a_received_bundle_zip_predicts_as_the_folder_it_was_exported_from(pipel
     assert from_zip["prediction"]["probability_active"] == pytest.approx(
         from_folder["prediction"]["probability_active"], abs=1e-6)
     assert from_zip["prediction"]["threshold"] == pytest.approx(from_folder["prediction"]["threshold"])
+
+
+def test_a_trained_run_reports_its_validated_performance_and_its_own_patients(pipeline):
+    """Predicted from the run folder, nothing retyped: the cross-validation's figures on the report, and the flag
+    when the patient was one the model was trained or validated on."""
+    report = json.loads((pipeline["out"] / "report_from_run" / "report.json").read_text())
+    cv_metrics = json.loads((pipeline["out"] / "cv" / "metrics.json").read_text())
+    performance = report["validated_performance"]
+    assert performance["roc_auc"]["value"] == pytest.approx(cv_metrics["pooled"]["roc_auc"])
+    assert performance["n_observations"] == cv_metrics["n"] and performance["folds"] == 2
+    patients = json.loads((pipeline["out"] / "run" / "patients.json").read_text())
+    assert report["in_training_data"] == (report["patient_key"] in patients["training"] + patients["validation"])
+    html = (pipeline["out"] / "report_from_run" / "report.html").read_text()
+    assert ("not a fair test" in html) == report["in_training_data"]
+    plain = json.loads((pipeline["out"] / "report" / "report.json").read_text())  # the bundle folder: no record
+    assert plain["validated_performance"] is None and plain["in_training_data"] is False
 
 
 def test_no_patient_identifier_leaves_the_source_data(pipeline):

@@ -27,7 +27,8 @@ from typing import Iterator, Sequence
 
 from msmonai.bundle_tools.audit import Finding, audit_configs
 from msmonai.bundle_tools.layout import (EXPORTED_PROGRAM, METADATA, MODEL, ONNX_MODEL, SHARED_DIRS, SHARED_FILES,
-                                         TORCHSCRIPT, TRAIN_CONFIG, bundle_folder, shareable_files)
+                                         TORCHSCRIPT, TRAIN_CONFIG, bundle_folder, bundle_identity,
+                                         shareable_files)
 from msmonai.bundle_tools.signing import SIGNATURE_FILE, check_signature, sign_folder
 from msmonai.errors import UserError
 from msmonai.fileio import atomic_path, sha256_of
@@ -88,7 +89,8 @@ def export_bundle(
                             "files, move it out of the bundle")
         files.update({MODEL: model_pt, TORCHSCRIPT: torchscript, EXPORTED_PROGRAM: pt2, ONNX_MODEL: onnx_file,
                       SCHEMA_FILE: schema})
-        shared = Path(scratch, "shared", bundle.name)  # the folder as the receiver will extract it
+        name = bundle_identity(bundle)["bundle"]  # a training run's folder travels under its bundle's name
+        shared = Path(scratch, "shared", name)  # the folder as the receiver will extract it
         for rel, source in files.items():
             (shared / rel).parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(source, shared / rel)
@@ -98,7 +100,7 @@ def export_bundle(
             sign_folder(shared, sign_key)
         with atomic_path(out_zip) as tmp, zipfile.ZipFile(tmp, "w") as zf:
             for rel in sorted(_regular_files(shared, shared)):
-                zf.writestr(_zip_info(f"{bundle.name}/{rel}"), (shared / rel).read_bytes())
+                zf.writestr(_zip_info(f"{name}/{rel}"), (shared / rel).read_bytes())
     return Path(out_zip)
 
 

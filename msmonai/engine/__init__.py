@@ -7,6 +7,7 @@ from msmonai.data.datalist import load_datalist, select_fold
 from msmonai.engine.batch import SequenceBatch
 from msmonai.engine.batchnorm import BatchNormRecalibration, recalibrate_batchnorm
 from msmonai.engine.class_weights import balanced_class_weights
+from msmonai.engine.distributed import every_rank_handlers
 from msmonai.engine.dataset import VisitSequenceDataset, VisitVolumes, collate_sequences
 from msmonai.engine.features import FeatureBatch, FeatureClassifier, VisitFeatureDataset, collate_features
 from msmonai.engine.checkpoints import BestCheckpoint, LastCheckpoint, TrainedWeights, load_checkpoint
@@ -36,6 +37,7 @@ __all__ = [
     "collate_features",
     "collate_sequences",
     "decision_threshold",
+    "every_rank_handlers",
     "load_checkpoint",
     "later_epoch_wins",
     "load_datalist",

@@ -1,4 +1,5 @@
-"""What the handlers need to know about DistributedDataParallel: this process's rank and the wrapped module."""
+"""What the handlers need to know about DistributedDataParallel: this process's rank, the wrapped module, and which
+handlers every rank runs."""
 
 from __future__ import annotations
 
@@ -14,3 +15,13 @@ def rank() -> int:
 def unwrap(obj):
     """The module inside a ``DistributedDataParallel`` wrapper; anything else unchanged."""
     return obj.module if isinstance(obj, torch.nn.parallel.DistributedDataParallel) else obj
+
+
+def every_rank_handlers(handlers: list) -> list:
+    """The training handlers that ranks other than 0 run: all but those that only log (statistics, TensorBoard, MLflow,
+    progress bar), chosen by type rather than by position in the list. Seeding, recalibration, validation, early stopping
+    and the resumable checkpoint stay: without them the ranks would drift apart or one would stop alone."""
+    from ignite.handlers import ProgressBar
+    from monai.handlers import MLFlowHandler, StatsHandler, TensorBoardStatsHandler
+
+    return [h for h in handlers if not isinstance(h, (StatsHandler, TensorBoardStatsHandler, MLFlowHandler, ProgressBar))]

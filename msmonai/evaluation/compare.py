@@ -148,11 +148,16 @@ def compare_runs(run_dirs: Sequence[str | os.PathLike], out_dir: str | os.PathLi
     write_text(out_dir / "comparison.md", comparison_markdown(table, beta, results[0].metrics["interval"]))
     with atomic_path(out_dir / "comparison.csv") as tmp:
         table.to_csv(tmp, index=False)
-    fig = new_figure(12, 5)
+    # one legend under both panels: the bars and the curves of a run share its colour, and the curves' labels
+    # carry each run's AUC; inside either panel it covered bars, curves or an axis label
+    fig = new_figure(11, 6)
     bars_ax, roc_ax = fig.subplots(1, 2, width_ratios=[3, 2])
-    draw_metric_bars(bars_ax, {name: _intervals(result) for name, result in zip(names, results)}, TABLE7_COLUMNS)
+    draw_metric_bars(bars_ax, {name: _intervals(result) for name, result in zip(names, results)}, TABLE7_COLUMNS,
+                     legend=False)
     bars_ax.set_title("Pooled out-of-fold metrics")
-    draw_roc_curves(roc_ax, {name: _labelled_scores(result) for name, result in zip(names, results)})
+    draw_roc_curves(roc_ax, {name: _labelled_scores(result) for name, result in zip(names, results)}, legend=False)
     roc_ax.set_title("ROC (out-of-fold)")
+    roc_ax.set_box_aspect(1)
+    fig.legend(*roc_ax.get_legend_handles_labels(), loc="outside lower center", ncols=2, fontsize="small")
     save_png(fig, out_dir / "comparison.png")
     return table

@@ -54,8 +54,9 @@ def plot_confusion_matrix(counts: Mapping[str, int], path: str | os.PathLike, ti
     return save_png(fig, path)
 
 
-def draw_roc_curves(ax, curves: Mapping[str, tuple]) -> None:
-    """Overlay one ROC curve per ``{name: (y_true [N], y_score [N])}`` on ``ax``, with the chance diagonal.
+def draw_roc_curves(ax, curves: Mapping[str, tuple], legend: bool = True) -> None:
+    """Overlay one ROC curve per ``{name: (y_true [N], y_score [N])}`` on ``ax``, with the chance diagonal; each
+    curve is labelled with its name and AUC (``legend`` False: the caller draws the legend).
 
     A run whose labels hold a single class has no ROC curve; it is listed in the legend as such.
     """
@@ -71,7 +72,10 @@ def draw_roc_curves(ax, curves: Mapping[str, tuple]) -> None:
     ax.set_ylim(-0.01, 1.01)
     ax.set_xlabel("False positive rate")
     ax.set_ylabel("True positive rate")
-    ax.legend(loc="lower right", fontsize="small")
+    if legend:
+        ax.legend(loc="lower right", fontsize="small")
+    elif ax.get_legend() is not None:  # RocCurveDisplay draws one of its own
+        ax.get_legend().remove()
 
 
 def plot_roc_curves(curves: Mapping[str, tuple], path: str | os.PathLike, title: str) -> Path:
@@ -88,13 +92,15 @@ def plot_roc(y_true, y_score, path: str | os.PathLike, title: str) -> Path:
     return plot_roc_curves({"model": (y_true, y_score)}, path, title)
 
 
-def draw_metric_bars(ax, runs: Mapping[str, Mapping[str, Mapping]], metrics: Mapping[str, str]) -> None:
+def draw_metric_bars(ax, runs: Mapping[str, Mapping[str, Mapping]], metrics: Mapping[str, str],
+                     legend: bool = True) -> None:
     """Grouped bars, one group per metric and one bar per run, with interval whiskers.
 
     Args:
         runs: ``{run name: {metric: {"value", "low", "high"}}}`` (as from ``bootstrap_intervals``);
             a ``None`` value draws no bar, a ``None`` bound no whisker.
         metrics: ``{metric key: axis label}`` in display order.
+        legend: draw the runs' legend above the bars (False: the caller draws one).
     """
     width = 0.8 / max(len(runs), 1)
     positions = np.arange(len(metrics))
@@ -107,7 +113,8 @@ def draw_metric_bars(ax, runs: Mapping[str, Mapping[str, Mapping]], metrics: Map
         ax.bar(x, np.nan_to_num(values), width, label=name)
         ax.errorbar(x, values, yerr=[values - lows, highs - values], fmt="none", ecolor="black", capsize=3)
     ax.set_xticks(positions, list(metrics.values()))
-    ax.set_ylim(0, 1.15)  # headroom for the legend above the bars
+    ax.set_ylim(0, 1.15 if legend else 1.0)  # headroom for the legend above the bars
     ax.set_yticks(np.linspace(0, 1, 6))
     ax.set_ylabel("Value (whiskers: bootstrap interval)")
-    ax.legend(loc="upper center", ncols=min(len(runs), 4), fontsize="small")
+    if legend:
+        ax.legend(loc="upper center", ncols=min(len(runs), 4), fontsize="small")

@@ -133,7 +133,7 @@ def test_the_shared_zip_runs_elsewhere_with_nothing_retyped(trained, tiny_datali
     """Unpacked outside the repository: `monai.bundle run` of inference.json as the Model Zoo runs it, with the
     datalist and output folder only; no record of the site's patients travelled."""
     folder, verification = unpack_verified(trained["zip"], tmp_path, [trained["root"] / "keys" / "signing-key.pub.pem"])
-    assert verification.signer is not None
+    assert verification.signer is not None and folder.name == "ms_activity_resnet3d"  # the bundle's name, not RUN's
     assert not (folder / RUN_RECORD).exists() and not (folder / RUN_PATIENTS).exists()
     shipped = "\n".join(p.read_text(errors="replace") for p in folder.rglob("*.json"))
     for key in json.loads((trained["run"] / RUN_PATIENTS).read_text())["training"]:
