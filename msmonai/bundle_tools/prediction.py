@@ -21,7 +21,7 @@ from msmonai.bundle_tools.layout import METADATA, bundle_folder, bundle_identity
 from msmonai.bundle_tools.training_run import trained_patients, validated_performance
 from msmonai.constants import DEFAULT_MC_SAMPLES, LINK_TOLERANCE_DAYS, MAX_VISITS
 from msmonai.data.clinical import EDSS_COLUMNS, load_clinical_visits
-from msmonai.data.datalist import TESTING, write_datalist
+from msmonai.data.datalist import TESTING, observation_item, visit_record, write_datalist
 from msmonai.data.linking import link_visits
 from msmonai.data.pseudonym import load_or_create_secret, pseudonym
 from msmonai.errors import UserError
@@ -61,11 +61,9 @@ def patient_observations(dicom_root, clinical_csv, secret: bytes, tolerance_days
                             f"{len([s for s in scan.studies if s.patient_id == patient_id])} studies)")
         identities[key] = patient_id
         visits_by_key[key] = [lv.visit for lv in usable]
-        records = [{"image": [str(f) for f in lv.study.t1.files], "series_uid": lv.study.t1.series_uid,
-                    "edss": list(lv.visit.edss_normalised), "edss_raw": list(lv.visit.edss_raw),
-                    "date": lv.visit.date.isoformat()} for lv in usable]
+        records = [visit_record(lv) for lv in usable]
         for t in range(len(records)):
-            items.append({"patient": key, "fold": 0, "visits": records[max(0, t + 1 - MAX_VISITS): t + 1]})
+            items.append(observation_item(key, 0, records[max(0, t + 1 - MAX_VISITS): t + 1]))
     return items, visits_by_key, identities, problems
 
 

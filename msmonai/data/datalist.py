@@ -10,14 +10,43 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 from msmonai.data.schemas import DATALIST, validator
 from msmonai.errors import UserError
 from msmonai.fileio import write_json
 
+if TYPE_CHECKING:
+    from msmonai.data.linking import LinkedVisit
+
 TRAINING = "training"
 TESTING = "testing"
+
+
+def visit_record(linked: LinkedVisit, relative_to: str | os.PathLike | None = None) -> dict[str, Any]:
+    """One visit of a datalist item: the chosen T1 series' files (relative to ``relative_to``, else absolute), its
+    series UID, the normalised and raw EDSS subscores and the date. The one place a visit is written, for the manifest
+    and for ``predict`` alike."""
+    t1 = linked.study.t1
+    return {
+        "image": [_relative(path, relative_to) if relative_to is not None else str(Path(path).absolute())
+                  for path in t1.files],
+        "series_uid": t1.series_uid,
+        "edss": list(linked.visit.edss_normalised),
+        "edss_raw": list(linked.visit.edss_raw),
+        "date": linked.visit.date.isoformat(),
+    }
+
+
+def observation_item(patient_key: str, fold: int, visits: Sequence[dict], label: int | None = None) -> dict[str, Any]:
+    """One datalist item: a patient's visits up to an observation (:func:`visit_record`), its fold and, where known,
+    its label (the status at the next yearly visit)."""
+    return {"patient": patient_key, "fold": fold, **({"label": label} if label is not None else {}),
+            "visits": list(visits)}
+
+
+def _relative(path: str | os.PathLike, start: str | os.PathLike) -> str:
+    return Path(os.path.relpath(Path(path).absolute(), Path(start).absolute())).as_posix()
 
 
 def check_datalist(content: Any, source: str | os.PathLike) -> None:

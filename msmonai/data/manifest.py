@@ -18,7 +18,8 @@ from msmonai.constants import DEFAULT_FOLDS, HORIZON_DAYS, LINK_TOLERANCE_DAYS, 
 from msmonai.data.clinical import EDSS_COLUMNS, EDSS_MAXIMA, ClinicalVisit
 from msmonai.data.exclusions import Exclusion
 from msmonai.data.folds import assign_folds
-from msmonai.data.linking import LinkedVisit, link_visits
+from msmonai.data.datalist import observation_item, visit_record
+from msmonai.data.linking import link_visits
 from msmonai.data.observations import Observation, build_observations, filter_negatives
 from msmonai.data.pseudonym import pseudonym, write_pseudonym_map
 from msmonai.errors import UserError
@@ -158,24 +159,5 @@ def _counts(title: str, items: list[dict[str, Any]]) -> str:
 
 
 def _item(obs: Observation, fold: int, keys: dict[str, str], out_dir: Path) -> dict[str, Any]:
-    return {
-        "patient": keys[obs.patient_id],
-        "fold": fold,
-        "label": obs.label,
-        "visits": [_visit(linked, out_dir) for linked in obs.history],
-    }
-
-
-def _visit(linked: LinkedVisit, out_dir: Path) -> dict[str, Any]:
-    t1 = linked.study.t1
-    return {
-        "image": [_relative(path, out_dir) for path in t1.files],
-        "series_uid": t1.series_uid,
-        "edss": list(linked.visit.edss_normalised),
-        "edss_raw": list(linked.visit.edss_raw),
-        "date": linked.visit.date.isoformat(),
-    }
-
-
-def _relative(path: str | os.PathLike, start: str | os.PathLike) -> str:
-    return Path(os.path.relpath(Path(path).absolute(), Path(start).absolute())).as_posix()
+    return observation_item(keys[obs.patient_id], fold, [visit_record(linked, out_dir) for linked in obs.history],
+                            obs.label)
