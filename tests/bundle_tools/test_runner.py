@@ -60,3 +60,15 @@ def test_a_failing_run_raises_one_line_with_the_bundles_own_reason_and_the_log(t
     message = str(err.value)
     assert "\n" not in message and message.startswith("bundle ms_activity_resnet3d: train failed: ")
     assert last.strip() in message and str(log) in message  # ... and so does the one line the user sees
+
+
+def test_cv_ends_with_the_failing_bundles_own_line(tiny_datalist, tmp_path, capsys):
+    """A pretrained_weights file that does not exist: `msmonai cv` ends with the bundle's line naming it, then the log."""
+    from msmonai.cli import main as cli
+
+    missing = tmp_path / "resnet18_imagenet.pth"
+    code = cli(["cv", "--bundle", str(BUNDLE.parent / "ms_activity_pretrained_resnet2d"), "--datalist",
+                str(tiny_datalist), "--out", str(tmp_path / "cv"), "--folds", "1", "--num-epochs", "1",
+                "--set", f"pretrained_weights={missing}", "--set", "pretrained=true", "--set", "spatial_size=[6,32,32]"])
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert code != 0 and str(missing) in last and "train failed" in last and "train.log" in last
