@@ -42,6 +42,7 @@ PRETRAINED = "pretrained"
 NETWORK_DEF = "network_def"
 NETWORK = "network"
 DEVICE = "device"
+TRAIN_ITEMS = "train#items"
 TRAINER = "train#trainer"
 TRAIN_HANDLERS = "train#handlers"
 EVALUATOR = "validate#evaluator"
@@ -81,6 +82,7 @@ CONTRACT: dict[str, BundleId] = {
     NETWORK_DEF: BundleId("the network, instantiated from resolved arguments (export, federated server)", True, ALL),
     NETWORK: BundleId("the network on its device", True, ALL),
     DEVICE: BundleId("torch device", True, ALL),
+    TRAIN_ITEMS: BundleId("the training observations (the federated client counts them)", True, (TRAIN,)),
     TRAINER: BundleId("the ignite trainer", True, (TRAIN,)),
     TRAIN_HANDLERS: BundleId("the trainer's handlers (recalibration, validation, checkpoints)", True, (TRAIN,)),
     EVALUATOR: BundleId("the ignite evaluator", True, ALL),

@@ -17,6 +17,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Mapping
 
+from msmonai.bundle_tools import contract
 from msmonai.bundle_tools.layout import METADATA, bundle_folder, bundle_identity, config_files
 from msmonai.bundle_tools.training_run import trained_patients, validated_performance
 from msmonai.constants import DEFAULT_MC_SAMPLES, LINK_TOLERANCE_DAYS, MAX_VISITS
@@ -101,16 +102,17 @@ def predict(
     write_datalist(work / "datalist.json", {TESTING: items})
     with contextlib.chdir(bundle):  # where Model Zoo commands run, and inference.json's macros resolve
         workflow = ConfigWorkflow(
-            config_file=config_files(bundle, "inference"),
+            config_file=config_files(bundle, contract.INFERENCE),
             meta_file=str(bundle / METADATA), logging_file=False, workflow_type="infer",
-            bundle_root=str(bundle), datalist=str(work / "datalist.json"), infer_split="testing", output_dir=str(work),
-            mc_samples=mc_samples, threshold=threshold, **(overrides or {}))
+            **{contract.BUNDLE_ROOT: str(bundle), contract.DATALIST: str(work / "datalist.json"),
+               contract.INFER_SPLIT: TESTING, contract.OUTPUT_DIR: str(work), contract.MC_SAMPLES: mc_samples,
+               contract.THRESHOLD: threshold, **(overrides or {})})
         workflow.initialize()
         workflow.run()
-        network = workflow.parser.get_parsed_content("network").eval()
-        dataset = workflow.parser.get_parsed_content("validate#dataset")
-        device = workflow.parser.get_parsed_content("device")
-        prepare_batch = workflow.parser.get_parsed_content("validate#prepare_batch")
+        network = workflow.parser.get_parsed_content(contract.NETWORK).eval()
+        dataset = workflow.parser.get_parsed_content(contract.VALIDATION_DATASET)
+        device = workflow.parser.get_parsed_content(contract.DEVICE)
+        prepare_batch = workflow.parser.get_parsed_content(contract.VALIDATION_BATCH)
     if threshold is None:
         threshold = decision_threshold(network)
     predictions = read_predictions(work / "predictions.csv")

@@ -25,6 +25,7 @@ from importlib.resources import files
 from pathlib import Path, PurePosixPath
 from typing import Iterator, Sequence
 
+from msmonai.bundle_tools import contract
 from msmonai.bundle_tools.audit import Finding, audit_configs
 from msmonai.bundle_tools.layout import (EXPORTED_PROGRAM, METADATA, MODEL, ONNX_MODEL, SHARED_DIRS, SHARED_FILES,
                                          TORCHSCRIPT, TRAIN_CONFIG, bundle_folder, bundle_identity,
@@ -224,9 +225,9 @@ def metadata_schema() -> Path:
 
 def _network_overrides(bundle: Path, spatial_size: Sequence[int] | None) -> dict:
     """Config overrides that build the bundle's ``network_def`` as trained, without the ImageNet file."""
-    overrides = {"bundle_root": str(bundle), "pretrained": False}  # "pretrained" is read by the 2D bundle only
+    overrides = {contract.BUNDLE_ROOT: str(bundle), contract.PRETRAINED: False}  # read by the 2D bundle only
     if spatial_size is not None:
-        overrides["spatial_size"] = list(spatial_size)
+        overrides[contract.SPATIAL_SIZE] = list(spatial_size)
     return overrides
 
 
@@ -237,7 +238,7 @@ def _export_torchscript(bundle: Path, model_pt: Path, target: Path, spatial_size
     from msmonai.engine.checkpoints import weights_that_fit
 
     with weights_that_fit(model_pt):
-        ckpt_export(net_id="network_def", filepath=str(target), ckpt_file=str(model_pt),
+        ckpt_export(net_id=contract.NETWORK_DEF, filepath=str(target), ckpt_file=str(model_pt),
                     meta_file=str(bundle / METADATA), config_file=str(bundle / TRAIN_CONFIG),
                     **_network_overrides(bundle, spatial_size))
 
@@ -245,15 +246,11 @@ def _export_torchscript(bundle: Path, model_pt: Path, target: Path, spatial_size
 def _export_portable(bundle: Path, model_pt: Path, state: dict, scratch: Path,
                      spatial_size: Sequence[int] | None) -> tuple[Path, Path]:
     """Write ``model.pt2`` and ``model.onnx`` of the bundle's ``network_def`` with ``state`` into ``scratch``."""
-    from monai.bundle import ConfigParser
-
     from msmonai.bundle_tools.portable_export import export_portable
     from msmonai.engine.checkpoints import weights_that_fit
 
-    parser = ConfigParser()
-    parser.read_config(str(bundle / TRAIN_CONFIG))
-    parser.update(_network_overrides(bundle, spatial_size))
-    network = parser.get_parsed_content("network_def")
+    parser = contract.read_config(bundle, contract.TRAIN, overrides=_network_overrides(bundle, spatial_size))
+    network = parser.get_parsed_content(contract.NETWORK_DEF)
     with weights_that_fit(model_pt):
         network.load_state_dict(state)
     pt2, onnx_file = scratch / "model.pt2", scratch / "model.onnx"

@@ -26,7 +26,7 @@ from monai.fl.utils.constants import ExtraItems, WeightType
 from monai.fl.utils.exchange_object import ExchangeObject
 from nvflare.apis.fl_constant import FLMetaKey
 
-from msmonai.bundle_tools.contract import run_outputs
+from msmonai.bundle_tools import contract
 from msmonai.bundle_tools.layout import config_files
 from msmonai.bundle_tools.runner import override_args
 from msmonai.errors import UserError, user_error_in
@@ -40,9 +40,9 @@ def make_algo(bundle: Path, datalist: str, workdir: Path, local_epochs: int, ove
               overrides: dict) -> MonaiAlgo:
     """``MonaiAlgo`` over the bundle's train workflow (with ``overlays``) and its evaluate workflow on the
     validation fold, without the handlers that load or write the bundle's own model files."""
-    train = {**overrides, "datalist": datalist, **run_outputs(workdir)}
-    evaluate = {**train, "eval_split": "val",
-                "validate#handlers": [{"_target_": "StatsHandler", "iteration_log": False}]}
+    train = {**overrides, contract.DATALIST: datalist, **contract.run_outputs(workdir)}
+    evaluate = {**train, contract.EVAL_SPLIT: "val",
+                contract.VALIDATION_HANDLERS: [{"_target_": "StatsHandler", "iteration_log": False}]}
     return MonaiAlgo(
         bundle_root=str(bundle), local_epochs=local_epochs, send_weight_diff=True,
         config_train_filename=config_files(bundle, "train", overlays),
@@ -86,8 +86,8 @@ def train_rounds(site: str, args: argparse.Namespace) -> None:
     algo = make_algo(bundle, datalist, workdir, args.local_epochs, args.overlay, override_args(args.set))
     algo.initialize(extra={ExtraItems.CLIENT_NAME: site, ExtraItems.APP_ROOT: ""})
     parser = algo.train_workflow.parser
-    train_observations = len(parser.get_parsed_content("train#items"))
-    validator = parser.get_parsed_content("validate#evaluator")
+    train_observations = len(parser.get_parsed_content(contract.TRAIN_ITEMS))
+    validator = parser.get_parsed_content(contract.EVALUATOR)
     while flare.is_running():
         received = flare.receive()
         if received is None:
