@@ -1,6 +1,7 @@
 # Two commands set everything up on a fresh machine with python3 and make:
 #   make demo   - demo cohort -> manifest -> 5-fold cv of the ResNet3D bundle (CPU schedule) with baselines
 #   make test   - the test suite
+# and, where a Docker engine runs: make image-cpu (the image, CPU) and make image-test (its end-to-end checks)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,7 +14,7 @@ DEMO_OVERLAY ?= configs/cpu_small.json
 # extras installed into the venv; `make test EXTRAS=dev,federated` also runs the federated tests (.ci/run does)
 EXTRAS ?= dev
 
-.PHONY: demo test bench bench-learning bench-federated clean
+.PHONY: demo test bench bench-learning bench-federated image-cpu image-test clean
 
 $(BIN)/activate:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +42,14 @@ bench-learning: $(VENV)/.installed
 # row 8: ResNet3D trained federated (NVFlare simulator, 3 sites) vs centralised vs each site alone; needs .[federated]
 bench-federated: $(VENV)/.installed
 	$(BIN)/python -m bench.run --only 8 --out bench/results/federated
+
+# msmonai:cpu from Debian's packages and the CPU torch wheel, built from the unchanged Dockerfile (root and a Docker
+# engine; no image registry needed: docs/deployment.md), and the README's Docker commands run against it
+image-cpu:
+	TORCH_SPEC="$(TORCH_SPEC)" docker/build-cpu-image.sh
+
+image-test: $(VENV)/.installed
+	PYTHON=$(BIN)/python docker/image-test.sh
 
 clean:
 	rm -rf $(VENV) $(DEMO_DIR) .pytest_cache .hypothesis

@@ -13,6 +13,7 @@ import logging
 import sys
 
 from msmonai import __version__
+from msmonai.container import check_container, in_container
 from msmonai.errors import UserError, root_cause
 
 COMMAND_MODULES = (
@@ -44,6 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
     logging.getLogger("msmonai.bundle_tools").setLevel(logging.INFO)  # progress of cv and predict, fold by fold
     try:
+        if in_container():  # the Docker image: not root, /data mounted, every path under it (msmonai/container.py)
+            check_container(sys.argv[1:] if argv is None else argv)
         return int(args.func(args) or 0)
     except Exception as err:  # a UserError wrapped by MONAI's config instantiation is still the user's one line
         cause = root_cause(err)
