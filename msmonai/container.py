@@ -34,7 +34,7 @@ def check_container(argv: Sequence[str]) -> None:
     if os.getuid() == 0:
         raise UserError("refusing to run as root (uid 0) in the container: start it as the image's user (drop "
                         "--user 0 / --user root) or as --user UID:GID of the owner of the data folder")
-    if not os.path.ismount(DATA):
+    if not _mounted(DATA):
         raise UserError(f"{DATA} is not mounted: start the container with -v /your/data/folder:{DATA}; everything "
                         f"it reads and writes lives there")
     for flag, path in _paths(argv):
@@ -44,6 +44,16 @@ def check_container(argv: Sequence[str]) -> None:
         if flag in OUTPUT_FLAGS and not _writable(path):
             raise UserError(f"{flag} {path}: not writable by uid {os.getuid()} (is {DATA} mounted read-only, or owned "
                             "by another user? mount it read-write and give it to this user)")
+
+
+def _mounted(path: PurePosixPath) -> bool:
+    """Whether a file system or a bind mount lies at ``path`` (``/proc/self/mountinfo``: ``os.path.ismount`` misses a
+    bind mount of a folder from the same file system, the usual ``-v /srv/ms:/data``)."""
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8") as mounts:
+            return any(line.split()[4] == str(path) for line in mounts if len(line.split()) > 4)
+    except OSError:
+        return os.path.ismount(path)
 
 
 def _paths(argv: Sequence[str]) -> list[tuple[str | None, PurePosixPath]]:

@@ -17,7 +17,7 @@ def as_user(monkeypatch, tmp_path):
     monkeypatch.setattr(container.os, "getuid", lambda: 10001)
     monkeypatch.setattr(container, "DATA", PurePosixPath(tmp_path))
     monkeypatch.setattr(container, "ALLOWED_ROOTS", (PurePosixPath(tmp_path), PurePosixPath("/opt/msmonai")))
-    monkeypatch.setattr(container.os.path, "ismount", lambda path: str(path) == str(tmp_path))
+    monkeypatch.setattr(container, "_mounted", lambda path: str(path) == str(tmp_path))
     return tmp_path
 
 
@@ -28,7 +28,7 @@ def test_root_is_refused(as_user, monkeypatch):
 
 
 def test_a_missing_data_mount_is_named(as_user, monkeypatch):
-    monkeypatch.setattr(container.os.path, "ismount", lambda path: False)
+    monkeypatch.setattr(container, "_mounted", lambda path: False)
     with pytest.raises(UserError, match=r"is not mounted: start the container with -v"):
         container.check_container([])
 
@@ -50,6 +50,11 @@ def test_a_read_only_output_folder_is_named_for_root_too(as_user, monkeypatch):
     monkeypatch.setattr(container.os, "access", lambda path, mode: False)
     with pytest.raises(UserError, match=r"--bundle_root .*: not writable by uid 10001"):
         container.check_container(["--bundle_root", str(as_user / "runs")])
+
+
+def test_mount_points_are_read_from_the_kernel():
+    assert container._mounted(PurePosixPath("/")) and container._mounted(PurePosixPath("/proc"))
+    assert not container._mounted(PurePosixPath("/nonexistent-mount-point"))
 
 
 def test_the_msmonai_command_checks_too_and_ends_with_one_line(as_user, capsys):
