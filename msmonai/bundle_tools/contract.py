@@ -21,8 +21,9 @@ from msmonai.bundle_tools.layout import MODEL, bundle_folder, config_files
 TRAIN, EVALUATE, INFERENCE = "train", "evaluate", "inference"
 ALL = (TRAIN, EVALUATE, INFERENCE)
 
-# ids that say where a run reads and writes
+# ids that say where a run reads, writes and computes
 BUNDLE_ROOT = "bundle_root"
+DATASET_DIR = "dataset_dir"
 DATALIST = "datalist"
 CKPT_PATH = "ckpt_path"
 LOG_DIR = "log_dir"
@@ -92,8 +93,9 @@ CONTRACT: dict[str, BundleId] = {
     KEY_METRIC: BundleId("validation ROC AUC, the key metric of selection", True, (TRAIN,)),
 }
 
-RUN_LOCAL_IDS = (BUNDLE_ROOT, "dataset_dir", DATALIST, CKPT_PATH, LOG_DIR, OUTPUT_DIR, CACHE_DIR)
-"""Ids that name where one run reads and writes on this machine: never folded into a trained model's configs."""
+RUN_LOCAL_IDS = (BUNDLE_ROOT, DATASET_DIR, DATALIST, CKPT_PATH, LOG_DIR, OUTPUT_DIR, CACHE_DIR, DEVICE)
+"""Ids that say where one run reads, writes and computes on this machine: never folded into a trained model's configs
+(a receiving site has its own folders and devices)."""
 
 
 def run_outputs(folder: str | os.PathLike) -> dict[str, str]:

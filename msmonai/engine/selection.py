@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import warnings
 
+import ignite.distributed as idist
 import numpy as np
 import torch
 from ignite.engine import Engine, Events
@@ -43,10 +44,34 @@ def roc_auc_or_chance(probabilities: torch.Tensor, labels: torch.Tensor) -> floa
 
 
 class ValidationAUC(EpochMetric):
-    """ROC AUC over the whole validation epoch (see :func:`roc_auc_or_chance`), as an ignite metric."""
+    """ROC AUC over the whole validation epoch (see :func:`roc_auc_or_chance`), as an ignite metric.
+
+    Under DistributedDataParallel the ranks' shards of the validation fold may differ in size by one (the validation
+    sampler does not pad, so every observation counts once); ignite's ``EpochMetric`` gathers them with one
+    ``all_gather`` that gloo refuses for unequal sizes ("Received data size doesn't match expected size"), so the
+    shards are padded to the longest for the gather and trimmed after it.
+    """
 
     def __init__(self) -> None:
         super().__init__(roc_auc_or_chance, output_transform=probability_and_label, check_compute_fn=False)
+
+    def compute(self) -> float:
+        if idist.get_world_size() == 1 or self._result is not None or not self._predictions:
+            return super().compute()
+        self._predictions = [_gather_uneven(torch.cat(self._predictions, dim=0))]
+        self._targets = [_gather_uneven(torch.cat(self._targets, dim=0))]
+        self._result = float(idist.broadcast(self.compute_fn(self._predictions[0], self._targets[0])
+                                             if idist.get_rank() == 0 else 0.0, src=0))
+        return self._result
+
+
+def _gather_uneven(values: torch.Tensor) -> torch.Tensor:
+    """``[N_r]`` on each rank -> ``[sum N_r]`` on every rank, in rank order, for shards of different lengths."""
+    sizes = [int(n) for n in idist.all_gather(torch.tensor([len(values)], device=values.device))]
+    padded = torch.zeros(max(sizes), dtype=values.dtype, device=values.device)
+    padded[: len(values)] = values
+    gathered = idist.all_gather(padded).view(len(sizes), max(sizes))
+    return torch.cat([row[:size] for row, size in zip(gathered, sizes)])
 
 
 def later_epoch_wins(current: float, best: float) -> bool:

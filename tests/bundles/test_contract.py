@@ -28,8 +28,10 @@ def test_a_bundle_without_a_required_id_is_named(tmp_path):
 def test_overlays_and_overrides_fold_into_train_json_but_run_local_ids_do_not():
     bundle = REPO / "bundles" / BUNDLES[0]
     folded = contract.folded_train_config(bundle, ["configs/cpu_small.json"],
-                                          {"num_epochs": 3, "ckpt_path": "/elsewhere/model.pt", "train#handlers#0#seed": 5})
+                                          {"num_epochs": 3, "ckpt_path": "/elsewhere/model.pt", "train#handlers#0#seed": 5,
+                                           "device": "$torch.device('cpu')"})
     original = json.loads((bundle / TRAIN_CONFIG).read_text())
     assert folded["channels"] == json.loads((bundle / "configs/cpu_small.json").read_text())["channels"]
     assert folded["num_epochs"] == 3 and folded["train"]["handlers"][0]["seed"] == 5
-    assert folded["ckpt_path"] == original["ckpt_path"] and "_meta_" not in folded
+    assert folded["ckpt_path"] == original["ckpt_path"] and folded["device"] == original["device"]
+    assert "_meta_" not in folded
