@@ -85,6 +85,9 @@ def train_model(
         (run / rel).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(bundle / rel, run / rel)
     write_json(run / TRAIN_CONFIG, contract.folded_train_config(bundle, overlays, overrides))
+    # before the weights exist: a run that stops half-way still refuses evaluation on its patients
+    write_json(run / RUN_PATIENTS, {"training": sorted({it["patient"] for it in training}),
+                                    "validation": sorted({it["patient"] for it in validation})})
     local = {key: value for key, value in overrides.items() if key.split("#", 1)[0] in contract.RUN_LOCAL_IDS}
     cache = Path(cv_dir).resolve() / "cache" if cv_dir is not None else run / "cache"  # the same site's volumes
     logger.info("training %s on %d observations (%d patients), fold %d validating (%d observations)", identity["bundle"],
@@ -93,8 +96,6 @@ def train_model(
                               contract.DATALIST: str(Path(datalist).resolve())},
                log_file=run / "train.log")
 
-    write_json(run / RUN_PATIENTS, {"training": sorted({it["patient"] for it in training}),
-                                    "validation": sorted({it["patient"] for it in validation})})
     if validated is not None:
         _record_validated_performance(run, validated)
     record = {
