@@ -81,7 +81,7 @@ def pipeline(tmp_path_factory):
     patient_dir = sorted((src / "dicom").iterdir())[0]
     assert cli(["predict", "--bundle", str(out / "run"), "--dicom", str(patient_dir), "--clinical",
                 str(src / "clinical.csv"), "--out", str(out / "report_from_run"), "--secret-file", key, "--mc_samples",
-                "0", "--no-explain", "--quiet"]) == 0
+                "0", "--no-explain", "--quiet", "--dicom-sr"]) == 0
     assert cli(["predict", "--bundle", str(bundle), "--dicom", str(patient_dir), "--clinical", str(src / "clinical.csv"),
                 "--out", str(out / "report"), "--secret-file", key, "--mc_samples", "3", "--quiet",
                 "--set", f"spatial_size={json.dumps(TINY_SPATIAL_SIZE)}", "--set", "num_workers=0"]) == 0
@@ -149,11 +149,24 @@ def test_a_trained_run_reports_its_validated_performance_and_its_own_patients(pi
     assert plain["validated_performance"] is None and plain["in_training_data"] is False
 
 
+def test_the_dicom_sr_holds_the_reports_prediction_for_the_patients_record(pipeline):
+    from msmonai.evaluation.report_sr import read_report_sr
+
+    report = json.loads((pipeline["out"] / "report_from_run" / "report.json").read_text())
+    values = read_report_sr(pipeline["out"] / "report_from_run" / "report.dcm")
+    assert values["Probability of an active phase within one year"] == pytest.approx(
+        report["prediction"]["probability_active"], abs=1e-6)
+    assert values["Cross-validated ROC AUC"] == pytest.approx(report["validated_performance"]["roc_auc"]["value"])
+    assert pydicom.dcmread(pipeline["out"] / "report_from_run" / "report.dcm").PatientID.startswith("PLANTID")
+
+
 def test_no_patient_identifier_leaves_the_source_data(pipeline):
+    """Everything written outside the source data, except the DICOM SR that `predict --dicom-sr` writes on request
+    for the patient's record, which must carry the source studies' identifiers."""
     needles = [s.encode() for s in pipeline["secrets"]]
     searched = 0
     for path in pipeline["out"].rglob("*"):
-        if not path.is_file():
+        if not path.is_file() or path.name == "report.dcm":
             continue
         blobs = [path.read_bytes()]
         if path.suffix == ".zip":

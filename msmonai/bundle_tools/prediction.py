@@ -80,10 +80,13 @@ def predict(
     explain: bool = True,
     show_identity: bool = False,
     quiet: bool = True,
+    dicom_sr: bool = False,
 ) -> list[Path]:
     """Write a report for every patient in ``dicom_root``; returns the report.json paths.
 
-    ``threshold`` None applies the decision threshold stored with the model when it was selected.
+    ``threshold`` None applies the decision threshold stored with the model when it was selected. ``dicom_sr`` also
+    writes ``report.dcm``, the DICOM SR of :mod:`msmonai.evaluation.report_sr`, which carries the patient's
+    identifiers from the source studies.
     """
     import pandas as pd
     from monai.bundle import ConfigWorkflow
@@ -147,6 +150,11 @@ def predict(
         target = out / key if len(visits_by_key) > 1 else out
         write_json(target / "report.json", report)
         write_text(target / "report.html", render_report_html(report, images))
+        if dicom_sr:
+            from msmonai.evaluation.report_sr import write_report_sr
+
+            last = max((item for item in items if item["patient"] == key), key=lambda item: len(item["visits"]))
+            write_report_sr(report, [f for visit in last["visits"] for f in visit["image"]], target / "report.dcm")
         written.append(target / "report.json")
     workflow.finalize()
     return written

@@ -99,6 +99,9 @@ def register(subparsers) -> None:
                    help="probability at or above which activity is predicted (default: the threshold stored with the model)")
     p.add_argument("--no-explain", dest="explain", action="store_false", help="skip saliency and ablation")
     p.add_argument("--show-identity", action="store_true", help="also write the raw patient ID into report.json")
+    p.add_argument("--dicom-sr", action="store_true", help="also write report.dcm, a DICOM Comprehensive SR for the "
+                   "patient's record; it carries the patient's identifiers from the source studies (keep it where "
+                   "the images are: the PACS)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.add_argument("--set", dest="overrides", metavar="ID=VALUE", action="append", default=[],
                    help="bundle override, e.g. --set spatial_size=[50,128,128] (repeatable)")
@@ -201,7 +204,7 @@ def run_predict(args: argparse.Namespace) -> int:
         reports = predict(bundle, args.dicom, args.clinical, args.out, secret_file=args.secret_file,
                           overrides=override_args(args.overrides), mc_samples=args.mc_samples,
                           threshold=args.threshold, explain=args.explain, show_identity=args.show_identity,
-                          quiet=args.quiet)
+                          quiet=args.quiet, dicom_sr=args.dicom_sr)
     for path in reports:
         print(path.with_name("report.html"))
     return 0
