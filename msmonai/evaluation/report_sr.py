@@ -71,6 +71,11 @@ def write_report_sr(report: Mapping, source_files: Sequence[str | os.PathLike], 
         evidence=evidence, content=root, series_instance_uid=hd.UID(), series_number=9901,
         sop_instance_uid=hd.UID(), instance_number=1, manufacturer="msmonai (research use only)", is_complete=True,
         series_description="MS activity prediction (research use only)")
+    scheme = pydicom.Dataset()  # declares the private coding scheme of the concepts above
+    scheme.CodingSchemeDesignator = SCHEME
+    scheme.CodingSchemeName = "msmonai prediction concepts"
+    scheme.CodingSchemeResponsibleOrganization = "msmonai contributors"
+    sr.CodingSchemeIdentificationSequence = [scheme]
     with atomic_path(path) as tmp:
         sr.save_as(tmp)
     return Path(path)
