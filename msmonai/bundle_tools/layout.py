@@ -55,7 +55,8 @@ def config_files(bundle: Path, workflow: str, overlays: Sequence[str] = ()) -> l
 
 def shareable_files(bundle: Path) -> list[str]:
     """Bundle-relative POSIX paths of the files of ``bundle`` that travel (:data:`SHARED_DIRS`, :data:`SHARED_FILES`)."""
-    rels = [p.relative_to(bundle).as_posix() for d in SHARED_DIRS for p in sorted((bundle / d).rglob("*")) if p.is_file()]
+    rels = [p.relative_to(bundle).as_posix()
+            for d in SHARED_DIRS for p in sorted((bundle / d).rglob("*")) if p.is_file()]
     return rels + [name for name in SHARED_FILES if (bundle / name).is_file()]
 
 

@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from msmonai.bundle_tools import contract
-from msmonai.bundle_tools.layout import (METADATA, RUN_PATIENTS, RUN_RECORD, TRAIN_CONFIG, bundle_folder, bundle_identity,
-                                         shareable_files)
+from msmonai.bundle_tools.layout import (METADATA, RUN_PATIENTS, RUN_RECORD, TRAIN_CONFIG, bundle_folder,
+                                         bundle_identity, shareable_files)
 from msmonai.bundle_tools.runner import run_bundle
 from msmonai.constants import DEFAULT_MC_SAMPLES
 from msmonai.data.datalist import TESTING, TRAINING, load_datalist, select_fold, write_datalist

@@ -70,7 +70,8 @@ def register(subparsers) -> None:
     p.add_argument("--out", required=True, help="output directory")
     p.add_argument("--split", choices=("testing", "training"), default="testing", help="which observations of the "
                    "datalist (default: testing)")
-    add_flag(p, "--mc-samples", type=int, default=DEFAULT_MC_SAMPLES, help="Monte-Carlo dropout passes per prediction (0: none)")
+    add_flag(p, "--mc-samples", type=int, default=DEFAULT_MC_SAMPLES,
+             help="Monte-Carlo dropout passes per prediction (0: none)")
     add_flag(p, "--n-boot", type=int, default=2000, help="bootstrap replicates for the intervals")
     p.add_argument("--seed", type=int, default=0, help="seed of the bootstrap")
     p.set_defaults(func=run_evaluate)

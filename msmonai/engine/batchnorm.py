@@ -6,8 +6,8 @@ from step to step and the running averages trail weights that change every step,
 mode is not the one that was trained: on the demo cohort the validation ROC AUC of the same run jumped between 0.1
 and 0.9 from one epoch to the next, and the eval-mode training-set AUC between 0.56 and 0.93 (docs/training.md).
 :class:`BatchNormRecalibration` recomputes the running statistics over the training data with the epoch's final
-weights (PyTorch's cumulative average, as ``torch.optim.swa_utils.update_bn`` computes it with ``momentum=None``) before the
-epoch is validated, so validation, model selection and the saved checkpoint see consistent statistics.
+weights (PyTorch's cumulative average, as ``torch.optim.swa_utils.update_bn`` computes it with ``momentum=None``)
+before the epoch is validated, so validation, model selection and the saved checkpoint see consistent statistics.
 """
 
 from __future__ import annotations
@@ -64,8 +64,9 @@ def recalibrate_batchnorm(model: nn.Module, batches: Iterable, forward: Callable
     return len(layers)
 
 
-def _batch_statistics_forward(layer: nn.modules.batchnorm._BatchNorm,
-                              seen: list[tuple[int, torch.Tensor, torch.Tensor]]) -> Callable[[torch.Tensor], torch.Tensor]:
+def _batch_statistics_forward(
+    layer: nn.modules.batchnorm._BatchNorm, seen: list[tuple[int, torch.Tensor, torch.Tensor]]
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """The training-mode forward of ``layer`` ([N, C, ...] -> same shape, normalised by the batch's own statistics)
     that appends ``(values per channel, sum [C], sum of squares [C])`` of each input to ``seen``."""
 

@@ -24,4 +24,5 @@ def every_rank_handlers(handlers: list) -> list:
     from ignite.handlers import ProgressBar
     from monai.handlers import MLFlowHandler, StatsHandler, TensorBoardStatsHandler
 
-    return [h for h in handlers if not isinstance(h, (StatsHandler, TensorBoardStatsHandler, MLFlowHandler, ProgressBar))]
+    logging_only = (StatsHandler, TensorBoardStatsHandler, MLFlowHandler, ProgressBar)
+    return [h for h in handlers if not isinstance(h, logging_only)]

@@ -49,7 +49,8 @@ def network_spec(bundle: Path, overlays: Sequence[str], overrides: Mapping[str, 
 
 def stage_bundle(bundle_dir: str | os.PathLike, stage: Path) -> Path:
     """Write what a site needs to ``stage`` (a folder outside ``sys.path``): ``client.py`` and ``bundle.zip`` with the
-    bundle's shareable files (:func:`msmonai.bundle_tools.layout.shareable_files`), never its ``models/`` or outputs. The bundle travels zipped because NVFlare
+    bundle's shareable files (:func:`msmonai.bundle_tools.layout.shareable_files`), never its ``models/`` or
+    outputs. The bundle travels zipped because NVFlare
     rewrites the JSON files of a job it deploys (``"validate#items"`` became a nested ``"validate"`` object that
     replaced train.json's), and ``client.py`` is a copy because NVFlare copies a script inside ``sys.path`` (an
     installed msmonai) to a package path of the job while it runs ``custom/client.py`` (see
