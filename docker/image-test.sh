@@ -84,13 +84,13 @@ refused "started as root" "refusing to run as root" --user 0 -v "$data:/data" "$
 # two nodes: the multi-node command of docs/deployment.md as two containers on this machine (host network, gloo)
 node() {  # --pid host: torchrun names a node by host name and process id, and under the host network both containers
   # have the host's name and would both run torchrun as pid 1: the rendezvous took the second node for the first
-  $DOCKER run --rm --network host --pid host --read-only --tmpfs /tmp -v "$data:/data" -w "$BUNDLE" --entrypoint torchrun "$IMAGE" \
+  timeout 900 $DOCKER run --rm --network host --pid host --read-only --tmpfs /tmp -v "$data:/data" -w "$BUNDLE" --entrypoint torchrun "$IMAGE" \
     --nnodes 2 --nproc_per_node 1 --rdzv_backend c10d --rdzv_endpoint 127.0.0.1:29477 --rdzv_id msmonai-image-test \
     -m monai.bundle run --config_file "['configs/train.json','configs/cpu_small.json','configs/multi_gpu_train.json']" \
     --bundle_root /data/runs/two_nodes --num_epochs 1 --spatial_size "[12,48,48]" --datalist /data/datalist.json
 }
-timeout 900 bash -c "$(declare -f node); DOCKER=$DOCKER IMAGE=$IMAGE BUNDLE=$BUNDLE data=$data node" > "$work/node0.log" 2>&1 & first=$!
-timeout 900 bash -c "$(declare -f node); DOCKER=$DOCKER IMAGE=$IMAGE BUNDLE=$BUNDLE data=$data node" > "$work/node1.log" 2>&1; second=$?
+node > "$work/node0.log" 2>&1 & first=$!
+node > "$work/node1.log" 2>&1; second=$?
 wait $first; first=$?
 check "two nodes: both ranks finish" test "$first" = 0 -a "$second" = 0
 check "two nodes: the rank-0 checkpoint, once" bash -c \

@@ -18,22 +18,13 @@ def register(subparsers) -> None:
         description="For each fold: train the bundle on the other folds, choose the threshold on its validation fold, "
         "predict the held-out fold. Writes oof_predictions.csv, metrics.json (pooled + intervals + per fold), run.json.",
     )
-    p.add_argument("--bundle", required=True, help="bundle directory")
-    p.add_argument("--datalist", required=True, help="datalist JSON from `msmonai manifest`")
-    p.add_argument("--out", required=True, help="output directory")
+    _add_recipe_flags(p, out_help="output directory")
     p.add_argument("--folds", type=int, default=None, help="evaluate only the first K folds (default: all)")
-    add_flag(p, "--num-epochs", type=int, default=None, help="override the bundle's num_epochs")
     add_flag(p, "--threshold-rule", aliases=("--threshold",), choices=("model", "fixed", "f1", "fbeta"), default="model",
              help="decision threshold: the one each fold's model stored when it was selected (default), 0.5, "
              "or maximise F1/Fbeta on each fold's validation predictions")
     add_flag(p, "--mc-samples", type=int, default=DEFAULT_MC_SAMPLES, help="Monte-Carlo dropout passes per prediction (0: none)")
     add_flag(p, "--n-boot", type=int, default=2000, help="bootstrap replicates for the intervals")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--set", dest="overrides", metavar="ID=VALUE", action="append", default=[],
-                   help="any other bundle override, e.g. --set spatial_size=[50,128,128] (repeatable)")
-    p.add_argument("--overlay", dest="overlays", metavar="CONFIG", action="append", default=[],
-                   help="bundle config file read after train.json, relative to the bundle, e.g. configs/paper_recipe.json "
-                   "(repeatable)")
     p.set_defaults(func=run_cv)
 
     p = subparsers.add_parser(
@@ -45,17 +36,9 @@ def register(subparsers) -> None:
         "keys; never shared). export-bundle, predict and evaluate take RUN. With --cv the cross-validation of the same "
         "recipe becomes the model's validated performance (metadata eval_metrics, model card, reports).",
     )
-    p.add_argument("--bundle", required=True, help="bundle directory")
-    p.add_argument("--datalist", required=True, help="datalist JSON from `msmonai manifest`")
-    p.add_argument("--out", required=True, metavar="RUN", help="run folder to create")
+    _add_recipe_flags(p, out_help="run folder to create", out_metavar="RUN")
     p.add_argument("--cv", metavar="CVDIR", help="output of `msmonai cv` of the same bundle, version, overlays and "
                    "overrides: its pooled figures become the model's validated performance")
-    add_flag(p, "--num-epochs", type=int, default=None, help="override the bundle's num_epochs")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--set", dest="overrides", metavar="ID=VALUE", action="append", default=[],
-                   help="bundle override, as in `msmonai cv` (repeatable)")
-    p.add_argument("--overlay", dest="overlays", metavar="CONFIG", action="append", default=[],
-                   help="bundle config file read after train.json, as in `msmonai cv` (repeatable)")
     p.set_defaults(func=run_train)
 
     p = subparsers.add_parser(
@@ -137,14 +120,35 @@ def register(subparsers) -> None:
     p.set_defaults(func=run_keygen)
 
 
-def run_cv(args: argparse.Namespace) -> int:
-    from msmonai.bundle_tools.cross_validation import cross_validate
+def _add_recipe_flags(p: argparse.ArgumentParser, out_help: str, out_metavar: str | None = None) -> None:
+    """The flags that name a recipe, shared by ``cv`` and ``train`` so that ``train --cv`` compares like with like:
+    bundle, datalist, output, epochs, seed, overrides and overlays."""
+    p.add_argument("--bundle", required=True, help="bundle directory")
+    p.add_argument("--datalist", required=True, help="datalist JSON from `msmonai manifest`")
+    p.add_argument("--out", required=True, metavar=out_metavar, help=out_help)
+    add_flag(p, "--num-epochs", type=int, default=None, help="override the bundle's num_epochs")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--set", dest="overrides", metavar="ID=VALUE", action="append", default=[],
+                   help="any other bundle override, e.g. --set spatial_size=[50,128,128] (repeatable)")
+    p.add_argument("--overlay", dest="overlays", metavar="CONFIG", action="append", default=[],
+                   help="bundle config file read after train.json, relative to the bundle, e.g. configs/paper_recipe.json "
+                   "(repeatable)")
+
+
+def _recipe_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """The bundle overrides of :func:`_add_recipe_flags`' ``--set`` and ``--num-epochs``."""
     from msmonai.bundle_tools.runner import override_args
 
     overrides = override_args(args.overrides)
     if args.num_epochs is not None:
         overrides["num_epochs"] = args.num_epochs
-    metrics = cross_validate(args.bundle, args.datalist, args.out, folds=args.folds, overrides=overrides,
+    return overrides
+
+
+def run_cv(args: argparse.Namespace) -> int:
+    from msmonai.bundle_tools.cross_validation import cross_validate
+
+    metrics = cross_validate(args.bundle, args.datalist, args.out, folds=args.folds, overrides=_recipe_overrides(args),
                              threshold=args.threshold_rule, mc_samples=args.mc_samples, n_boot=args.n_boot, seed=args.seed,
                              overlays=args.overlays)
     pooled, ci = metrics["pooled"], metrics["intervals"]
@@ -160,14 +164,10 @@ def run_cv(args: argparse.Namespace) -> int:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from msmonai.bundle_tools.runner import override_args
     from msmonai.bundle_tools.training_run import train_model
 
-    overrides = {"seed": args.seed, **override_args(args.overrides)}
-    if args.num_epochs is not None:
-        overrides["num_epochs"] = args.num_epochs
-    record = train_model(args.bundle, args.datalist, args.out, overlays=args.overlays, overrides=overrides,
-                         cv_dir=args.cv)
+    record = train_model(args.bundle, args.datalist, args.out, overlays=args.overlays,
+                         overrides={"seed": args.seed, **_recipe_overrides(args)}, cv_dir=args.cv)
     data = record["datalist"]
     print(f"{args.out}: {record['model']} trained on {data['training_observations']} observations of "
           f"{data['training_patients']} patients, fold {data['val_fold']} validating ({data['validation_patients']} "

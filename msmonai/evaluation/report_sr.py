@@ -12,6 +12,7 @@ belongs in the PACS (or the folder the user asked for), nowhere else.
 
 from __future__ import annotations
 
+import datetime
 import os
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -99,9 +100,7 @@ def read_report_sr(path: str | os.PathLike) -> dict:
     return values
 
 
-def _date(iso: str):
-    import datetime
-
+def _date(iso: str) -> datetime.date:
     return datetime.date.fromisoformat(str(iso))
 
 
