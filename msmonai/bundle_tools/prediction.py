@@ -143,9 +143,9 @@ def predict(
         if show_identity:
             report["patient_id"] = identities[key]
         images = {}
+        latest = max(i for i, item in enumerate(items) if item["patient"] == key)  # the observation reported
         if explain:
-            index = max(i for i, item in enumerate(items) if item["patient"] == key)
-            batch = collate_sequences([dataset[index]])
+            batch = collate_sequences([dataset[latest]])
             images, report["explanation"] = _explain(network, prepare_batch(batch, device))
         target = out / key if len(visits_by_key) > 1 else out
         write_json(target / "report.json", report)
@@ -153,8 +153,9 @@ def predict(
         if dicom_sr:
             from msmonai.evaluation.report_sr import write_report_sr
 
-            last = max((item for item in items if item["patient"] == key), key=lambda item: len(item["visits"]))
-            write_report_sr(report, [f for visit in last["visits"] for f in visit["image"]], target / "report.dcm")
+            # the series of the visits the reported observation used (the latest MAX_VISITS)
+            write_report_sr(report, [f for visit in items[latest]["visits"] for f in visit["image"]],
+                            target / "report.dcm")
         written.append(target / "report.json")
     workflow.finalize()
     return written
