@@ -25,6 +25,7 @@ $DOCKER info >/dev/null 2>&1 || fail "no Docker engine answers (docs/deployment.
 
 rootfs="$BUILD_DIR/rootfs"
 if [ ! -x "$rootfs/opt/venv/bin/python" ]; then
+  $DOCKER image rm "$BASE_TAG" > /dev/null 2>&1  # a new root file system makes a new base
   rm -rf "$rootfs" && mkdir -p "$rootfs"
   debootstrap --variant=minbase --include=python3,python3-venv,passwd,ca-certificates bookworm "$rootfs" \
     "$DEBIAN_MIRROR" > "$BUILD_DIR/debootstrap.log" || fail "debootstrap failed; see $BUILD_DIR/debootstrap.log"
@@ -38,7 +39,8 @@ if [ ! -x "$rootfs/opt/venv/bin/python" ]; then
   ln -sf python3 "$rootfs/opt/venv/bin/python"
   rm -rf "$rootfs/tmp/wheels" "$rootfs"/var/cache/apt/archives/*.deb "$rootfs"/var/lib/apt/lists/*
 fi
-tar -C "$rootfs" -c . | $DOCKER import \
+# imported once per root file system: a new import is a new base image, which would rebuild every layer above it
+$DOCKER image inspect "$BASE_TAG" > /dev/null 2>&1 || tar -C "$rootfs" -c . | $DOCKER import \
   --change 'ENV PATH=/opt/venv/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
   --change 'ENV LANG=C.UTF-8' --change 'CMD ["python"]' - "$BASE_TAG" >/dev/null
 
