@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "msmonai.cli.compare",
     "msmonai.cli.bundles",
     "msmonai.cli.federated",
+    "msmonai.cli.pacs",
 )
 
 
@@ -43,7 +44,8 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of the console script; returns the process exit code."""
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(message)s")
-    logging.getLogger("msmonai.bundle_tools").setLevel(logging.INFO)  # progress of cv and predict, fold by fold
+    for name in ("msmonai.bundle_tools", "msmonai.pacs"):  # progress of cv, predict and the PACS, step by step
+        logging.getLogger(name).setLevel(logging.INFO)
     try:
         if in_container():  # the Docker image: not root, /data mounted, every path under it (msmonai/container.py)
             check_container(sys.argv[1:] if argv is None else argv)

@@ -201,7 +201,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
     with received_bundle(args.bundle, args.trusted_key, args.allow_code) as (bundle, verification):
         if verification is not None:
-            _print_verification(args.bundle, verification, "predict")
+            print_verification(args.bundle, verification, "predict")
         reports = predict(bundle, args.dicom, args.clinical, args.out, secret_file=args.secret_file,
                           overrides=override_args(args.overrides), mc_samples=args.mc_samples,
                           threshold=args.threshold, explain=args.explain, show_identity=args.show_identity,
@@ -225,11 +225,11 @@ def run_verify(args: argparse.Namespace) -> int:
     result = verify_bundle(args.bundle, trusted_keys=args.trusted_key, allow_code=args.allow_code)
     for finding in result.findings:
         print(finding.line())
-    _print_verification(args.bundle, result, "verify-bundle")
+    print_verification(args.bundle, result, "verify-bundle")
     return 0
 
 
-def _print_verification(bundle: str, result, command: str) -> None:
+def print_verification(bundle: str, result, command: str) -> None:
     """What a verification established, and a warning for each thing it let through."""
     refused = [f for f in result.findings if f.problem]
     if refused:

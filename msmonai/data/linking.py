@@ -68,7 +68,7 @@ def link_visits(
                 exclusions.append(_no_image(visits[index], f"study {uid} is already linked to the visit on row {visits[winner].row}"))
         study = candidates[winner]
         if study.t1 is None:
-            exclusions.append(_no_image(visits[winner], f"linked study {uid} has no T1 series"))
+            exclusions.append(_no_image(visits[winner], f"linked study {uid} has no T1 series", study_uid=uid))
         else:
             linked[winner] = study
 
@@ -106,12 +106,13 @@ def _days(visit: ClinicalVisit, study: Study) -> int:
     return abs((study.study_date - visit.date).days) if study.study_date else 0
 
 
-def _no_image(visit: ClinicalVisit, reason: str) -> Exclusion:
+def _no_image(visit: ClinicalVisit, reason: str, study_uid: str | None = None) -> Exclusion:
+    """The visit left without an image; ``study_uid``: the study concerned (default: the one the row names)."""
     return Exclusion(
         "visit",
         f"{reason}; the visit has no image (its status can still label the previous visit)",
         row=visit.row,
         patient_id=visit.patient_id,
         date=visit.date,
-        study_uid=visit.study_uid,
+        study_uid=study_uid or visit.study_uid,
     )

@@ -103,15 +103,18 @@ def open_dataset(path: Path, headers_only: bool) -> Dataset:
         raise UnusableFile(f"corrupt DICOM header: {one_line(err)}") from None
 
 
-def placement_from_dataset(ds: Dataset, path: Path) -> SlicePlacement:
+def placement_from_dataset(ds: Dataset, path: Path, pixels_elsewhere: bool = False) -> SlicePlacement:
     """Check that ``ds`` is a decodable single-frame grayscale MR slice and extract its :class:`SlicePlacement`.
+
+    ``pixels_elsewhere``: ``ds`` is header metadata whose pixel data stays in an archive (a DICOMweb
+    ``/metadata`` response): the pixel data and transfer syntax checks wait for the retrieved file.
 
     Raises:
         UnusableFile: DICOMDIR, no pixel data (SR, RT plan, presentation state) or truncated pixel data,
             non-MR modality, enhanced multi-frame MR or an invalid NumberOfFrames, colour image, no decoder for
             the transfer syntax, or missing or invalid identifying/geometry attributes.
     """
-    check_dataset(ds)
+    check_dataset(ds, pixels_elsewhere)
     try:
         return SlicePlacement(
             path=path,
@@ -125,13 +128,13 @@ def placement_from_dataset(ds: Dataset, path: Path) -> SlicePlacement:
         raise UnusableFile(f"invalid geometry attribute: {one_line(err)}") from None
 
 
-def header_from_dataset(ds: Dataset, path: Path) -> SliceHeader:
+def header_from_dataset(ds: Dataset, path: Path, pixels_elsewhere: bool = False) -> SliceHeader:
     """Check ``ds`` like :func:`placement_from_dataset` and extract its full :class:`SliceHeader`.
 
     Raises:
         UnusableFile: as :func:`placement_from_dataset`.
     """
-    placement = placement_from_dataset(ds, path)
+    placement = placement_from_dataset(ds, path, pixels_elsewhere)
     return SliceHeader(
         **vars(placement),
         patient_id=sys.intern(str(ds.PatientID).strip()),  # the LO values go through pydicom, for their character set
@@ -153,12 +156,14 @@ def header_from_dataset(ds: Dataset, path: Path) -> SliceHeader:
     )
 
 
-def check_dataset(ds: Dataset) -> None:
-    """Raise :class:`UnusableFile` unless ``ds`` is a decodable single-frame grayscale MR slice with geometry."""
-    sop_class = UID(text(ds, "SOPClassUID") or str(ds.file_meta.get("MediaStorageSOPClassUID", "")))
+def check_dataset(ds: Dataset, pixels_elsewhere: bool = False) -> None:
+    """Raise :class:`UnusableFile` unless ``ds`` is a decodable single-frame grayscale MR slice with geometry
+    (``pixels_elsewhere``: as in :func:`placement_from_dataset`)."""
+    file_meta = getattr(ds, "file_meta", None) or Dataset()
+    sop_class = UID(text(ds, "SOPClassUID") or str(file_meta.get("MediaStorageSOPClassUID", "")))
     if sop_class == _DICOMDIR_CLASS:
         raise UnusableFile("DICOMDIR index, not an image (the files it lists are scanned directly)")
-    if PIXEL_DATA_TAG not in ds:
+    if PIXEL_DATA_TAG not in ds and not pixels_elsewhere:
         if not sop_class:
             raise UnusableFile("truncated file: no SOP class and no pixel data after the file meta header")
         if sop_class.keyword.endswith("ImageStorage"):
@@ -180,8 +185,8 @@ def check_dataset(ds: Dataset) -> None:
         )
     if _checked_unsigned(ds, "SamplesPerPixel") not in (None, 1) or not photometric.startswith("MONOCHROME"):
         raise UnusableFile(f"colour image ({photometric}), not a grayscale MR slice")
-    syntax = ds.file_meta.get("TransferSyntaxUID")
-    if syntax is not None and syntax.is_compressed:
+    syntax = file_meta.get("TransferSyntaxUID")
+    if syntax is not None and syntax.is_compressed and not pixels_elsewhere:
         missing = _missing_decoder(syntax)
         if missing:
             raise UnusableFile(f"cannot decode transfer syntax {syntax.name} ({syntax}): {missing}")

@@ -61,14 +61,26 @@ def scan_dicom(
                     headers.append(outcome)
                 else:
                     problems.append(Problem(relative_name(path, root), outcome))
+    return group_headers(headers, problems, root, t1_rule)
+
+
+def group_headers(headers: list[SliceHeader], problems: list[Problem], root: Path,
+                  t1_rule: T1Rule | None = None) -> ScanResult:
+    """Slice headers (read from files under ``root``, or from an archive's metadata with the paths their files will
+    have there) -> studies of valid series with their chosen T1; ``problems`` gains one line per unusable slice and
+    per study without a T1 series."""
     studies = _group_studies(_drop_duplicates(headers, problems, root), problems, root)
     for study in studies:
         if choose_t1(study, t1_rule) is None:
-            found = ", ".join(f"{s.weighting} {s.description!r}" for s in study.series)
             folders = [relative_name(f.parent, root.absolute()) for s in study.series for f in s.files]
             folder = os.path.commonpath(folders)
-            problems.append(Problem(folder, f"study {study.study_uid}: no T1 series (found {found})"))
+            problems.append(Problem(folder, f"study {study.study_uid}: no T1 series (found {series_found(study)})"))
     return ScanResult(studies=studies, problems=sorted(problems, key=lambda p: p.path))
+
+
+def series_found(study: Study) -> str:
+    """The study's series as one phrase: ``T2 'T2 TSE AX', localizer 'Localizer'``."""
+    return ", ".join(f"{s.weighting} {s.description!r}" for s in study.series)
 
 
 def read_headers(paths: list[Path]) -> list[SliceHeader | str]:
