@@ -33,11 +33,12 @@ logger = logging.getLogger(__name__)
 
 
 def patient_observations(dicom_root, clinical_csv, secret: bytes, tolerance_days: int = LINK_TOLERANCE_DAYS,
-                         quiet: bool = True):
+                         quiet: bool = True, left_out: Mapping[int, str] | None = None):
     """Observations ending at every usable visit of every patient found in ``dicom_root``.
 
     Returns ``(items, visits_by_key, identities, problems)``: datalist items (no label), the linked clinical visits per
-    pseudonymous key, key -> raw patient id (for the optional identity line), and the reasons visits were left out.
+    pseudonymous key, key -> raw patient id (for the optional identity line), and the reasons visits were left out
+    (``left_out``: the caller's reason, by clinical CSV row, for a visit whose images it kept out of ``dicom_root``).
     """
     scan = scan_dicom(dicom_root, progress=not quiet)
     clinical, clinical_problems = load_clinical_visits(clinical_csv)
@@ -52,7 +53,8 @@ def patient_observations(dicom_root, clinical_csv, secret: bytes, tolerance_days
         if lv.has_image:
             by_patient[lv.visit.patient_id].append(lv)
     items, visits_by_key, identities = [], {}, {}
-    problems = [e.reason for e in [*clinical_problems, *link_problems] if e.patient_id in (None, *dicom_patients)]
+    problems = [(left_out or {}).get(e.row, e.reason) if e.kind == "visit" else e.reason
+                for e in [*clinical_problems, *link_problems] if e.patient_id in (None, *dicom_patients)]
     for patient_id in dicom_patients:
         key = pseudonym(patient_id, secret)
         usable = sorted(by_patient.get(patient_id, []), key=lambda lv: lv.visit.date)
@@ -81,12 +83,13 @@ def predict(
     show_identity: bool = False,
     quiet: bool = True,
     dicom_sr: bool = False,
+    left_out: Mapping[int, str] | None = None,
 ) -> list[Path]:
     """Write a report for every patient in ``dicom_root``; returns the report.json paths.
 
     ``threshold`` None applies the decision threshold stored with the model when it was selected. ``dicom_sr`` also
     writes ``report.dcm``, the DICOM SR of :mod:`msmonai.evaluation.report_sr`, which carries the patient's
-    identifiers from the source studies.
+    identifiers from the source studies. ``left_out``: as in :func:`patient_observations`.
     """
     import pandas as pd
     from monai.bundle import ConfigWorkflow
@@ -99,7 +102,7 @@ def predict(
     out = Path(out_dir).resolve()
     work = out / "work"
     items, visits_by_key, identities, problems = patient_observations(
-        dicom_root, clinical_csv, load_or_create_secret(secret_file), quiet=quiet)
+        dicom_root, clinical_csv, load_or_create_secret(secret_file), quiet=quiet, left_out=left_out)
     for reason in problems:
         logger.warning("left out: %s", reason)
     write_datalist(work / "datalist.json", {TESTING: items})

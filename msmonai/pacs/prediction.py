@@ -54,7 +54,8 @@ def pacs_predict(
         retrieval = retrieve_patient(archive, patient_id, visits, Path(folder), skip_visits_without_t1)
         [report] = predict(bundle_dir, folder, clinical_csv, out_dir, secret_file=secret_file,
                            overrides={**(overrides or {}), contract.CACHE_DIR: None}, mc_samples=mc_samples,
-                           threshold=threshold, explain=explain, quiet=quiet, dicom_sr=True)
+                           threshold=threshold, explain=explain, quiet=quiet, dicom_sr=True,
+                           left_out=retrieval.left_out)
     if not store:
         return report, retrieval, False
     sr = pydicom.dcmread(report.with_name("report.dcm"))

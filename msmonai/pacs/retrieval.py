@@ -40,13 +40,14 @@ class Archive(Protocol):
 
 @dataclass(frozen=True)
 class Retrieval:
-    """What was asked of the archive: counts only (no identifiers), for the command's summary."""
+    """What was asked of the archive, for the command's summary and the report's notes (no identifiers)."""
 
     studies: int  # MR studies of the patient
     header_series: int  # MR series whose headers were read
     header_instances: int
     retrieved_series: int  # T1 series whose pixel data was retrieved
     retrieved_instances: int
+    left_out: dict[int, str]  # clinical CSV row -> why its visit has no image (no T1 series; skipped on request)
 
 
 def retrieve_patient(archive: Archive, patient_id: str, visits: Sequence[ClinicalVisit], folder: Path,
@@ -83,16 +84,17 @@ def retrieve_patient(archive: Archive, patient_id: str, visits: Sequence[Clinica
     if without_t1 and not skip_visits_without_t1:
         raise UserError(_missing_t1(without_t1, studies, len(used)))
     for exclusion in exclusions:
-        if exclusion.kind == "study" or exclusion in without_t1:
-            logger.warning("left out: the MR study of %s: %s", exclusion.date or "unknown date",
-                           _study_reason(exclusion, studies))
+        if exclusion.kind == "study":  # not retrieved, so the prediction never sees it
+            logger.warning("left out: the MR study of %s: %s", exclusion.date or "unknown date", exclusion.reason)
     if not used:
         raise UserError("no visit of the patient has both an MR study with a T1 series in the PACS and a valid row in "
                         f"--clinical ({len(visits)} clinical rows, {len(studies)} MR studies)")
     expected = {h.sop_uid: h.path for h in headers if h.path in {f for s in used for f in s.t1.files}}
     instances = sum(_retrieve(archive, refs_of[study.t1.series_uid], study, expected) for study in used)
     logger.info("PACS: pixel data of %d T1 series (%d instances) retrieved", len(used), instances)
-    return Retrieval(len(study_folders), len(refs), len(headers) + len(problems), len(used), instances)
+    left_out = {e.row: f"the MR study of {_date(studies[e.study_uid])} has no T1 series (found "
+                f"{series_found(studies[e.study_uid])}); the visit is skipped" for e in without_t1}
+    return Retrieval(len(study_folders), len(refs), len(headers) + len(problems), len(used), instances, left_out)
 
 
 def _retrieve(archive: Archive, ref: SeriesRef, study: Study, expected: dict[str, Path]) -> int:
@@ -124,13 +126,6 @@ def _missing_t1(without_t1: list, studies: dict[str, Study], n_used: int) -> str
     return (f"{len(without_t1)} visit(s) of the patient have an MR study without a T1 series ({which}); the model uses "
             f"the T1 of every visit: store it in the PACS, or pass --skip-visits-without-t1 to predict from the other "
             f"{n_used} visit(s)")
-
-
-def _study_reason(exclusion, studies: dict[str, Study]) -> str:
-    study = studies.get(exclusion.study_uid)
-    if exclusion.kind == "visit" and study is not None:
-        return f"no T1 series (found {series_found(study)}); the visit on --clinical row {exclusion.row} is skipped"
-    return exclusion.reason
 
 
 def _date(study: Study) -> str:
