@@ -7,6 +7,7 @@ import argparse
 
 from msmonai.cli.flags import add_flag
 from msmonai.constants import DEFAULT_MC_SAMPLES
+from msmonai.errors import UserError
 
 
 def register(subparsers) -> None:
@@ -22,7 +23,12 @@ def register(subparsers) -> None:
         "the same ingestion and prediction as `msmonai predict` and writes DIR/report.json, report.html and "
         "report.dcm (a DICOM Comprehensive SR carrying the patient's identifiers). --store stores the SR into a new "
         "series of the patient's latest study used, once the report is complete.")
-    p.add_argument("--url", required=True, help="DICOMweb root of the PACS, e.g. https://pacs.example:8042/dicom-web")
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--url", help="DICOMweb root of the PACS, e.g. https://pacs.example:8042/dicom-web")
+    where.add_argument("--dimse", metavar="HOST:PORT:AET", help="or the PACS's DIMSE service (C-FIND, C-GET, C-STORE; "
+                       "no TLS or user identity: the PACS must know --calling-aet at this node's address)")
+    p.add_argument("--calling-aet", default="MSMONAI", metavar="AET", help="this node's AE title with --dimse "
+                   "(default MSMONAI)")
     p.add_argument("--patient-id", required=True, help="the patient's exact PatientID in the PACS")
     p.add_argument("--clinical", required=True, help="clinical visits CSV holding the patient's rows "
                    "(data_manifests/README.md)")
@@ -60,10 +66,9 @@ def run_pacs_predict(args: argparse.Namespace) -> int:
     from msmonai.bundle_tools.runner import override_args
     from msmonai.bundle_tools.sharing import received_bundle
     from msmonai.cli.bundles import print_verification
-    from msmonai.pacs.dicomweb import DicomWebArchive
     from msmonai.pacs.prediction import pacs_predict
 
-    archive = DicomWebArchive(args.url, args.username, args.password_file, args.ca_bundle, args.timeout)
+    archive = _archive(args)
     with received_bundle(args.bundle, args.trusted_key, args.allow_code) as (bundle, verification):
         if verification is not None:
             print_verification(args.bundle, verification, "pacs predict")
@@ -78,5 +83,19 @@ def run_pacs_predict(args: argparse.Namespace) -> int:
     for name in ("report.html", "report.dcm"):
         print(report.with_name(name))
     if stored:
-        print(f"{args.url}: stored report.dcm as a new series of the patient's latest study used, and found it there")
+        print(f"{archive.where}: stored report.dcm as a new series of the patient's latest study used, and found it there")
     return 0
+
+
+def _archive(args: argparse.Namespace):
+    """The PACS the flags name: DICOMweb (--url) or DIMSE (--dimse)."""
+    if args.url:
+        from msmonai.pacs.dicomweb import DicomWebArchive
+
+        return DicomWebArchive(args.url, args.username, args.password_file, args.ca_bundle, args.timeout)
+    from msmonai.pacs.dimse import DimseArchive
+
+    if args.username or args.password_file or args.ca_bundle:
+        raise UserError("--username, --password-file and --ca-bundle apply to --url (DICOMweb); a DIMSE PACS "
+                        "identifies this node by --calling-aet and its address")
+    return DimseArchive(args.dimse, args.calling_aet, args.timeout)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 from urllib.parse import urlsplit
@@ -19,22 +18,11 @@ import requests
 from dicomweb_client import DICOMwebClient
 
 from msmonai.errors import UserError
-
-TIMEOUT_S = 60  # seconds the PACS may take to answer one request (or between two chunks of a retrieval)
-_WILDCARDS = ("*", "?", "\\")  # QIDO-RS matching characters: an ID holding one would match other patients
-
-
-@dataclass(frozen=True)
-class SeriesRef:
-    """One MR series of the patient in the archive."""
-
-    study_uid: str
-    series_uid: str
-    study_date: str  # YYYYMMDD as the archive gives it ("" when absent)
+from msmonai.pacs.archive import TIMEOUT_S, SeriesRef, check_patient_id
 
 
 class DicomWebArchive:
-    """The patient-level queries, retrievals and the store that ``msmonai pacs predict`` needs."""
+    """:class:`msmonai.pacs.archive.Archive` over DICOMweb."""
 
     def __init__(self, url: str, username: str | None = None, password_file: str | os.PathLike | None = None,
                  ca_bundle: str | os.PathLike | None = None, timeout: float = TIMEOUT_S) -> None:
@@ -44,19 +32,18 @@ class DicomWebArchive:
         if parts.username or parts.password:
             raise UserError("--url: credentials in the URL are refused (they would show in process lists and logs); "
                             "give --username and --password-file")
-        self.url = url.rstrip("/")
+        self.where = url.rstrip("/")
         session = requests.Session()
         session.auth = _credentials(username, password_file)
         if ca_bundle is not None:
             if not Path(ca_bundle).is_file():
                 raise UserError(f"--ca-bundle {ca_bundle}: no such file")
             session.verify = str(ca_bundle)
-        self._client = DICOMwebClient(self.url, session=session, timeout=timeout)
+        self._client = DICOMwebClient(self.where, session=session, timeout=timeout)
 
     def mr_series(self, patient_id: str) -> list[SeriesRef]:
         """Every MR series of the patient whose PatientID is exactly ``patient_id``, oldest study first."""
-        if not patient_id.strip() or any(c in patient_id for c in _WILDCARDS):
-            raise UserError(f"--patient-id: give one exact patient ID (no wildcard {' '.join(_WILDCARDS)}, not empty)")
+        check_patient_id(patient_id)
         with self._answer("the patient's studies"):
             studies = [s for s in self._client.search_for_studies(search_filters={"PatientID": patient_id})
                        if _value(s, "00100020") == patient_id]
@@ -87,7 +74,7 @@ class DicomWebArchive:
             response = self._client.store_instances([dataset])
         if response is not None and response.get("FailedSOPSequence"):
             reason = response.FailedSOPSequence[0].get("FailureReason", "?")
-            raise UserError(f"{self.url}: the PACS refused to store the report (failure reason {reason})")
+            raise UserError(f"{self.where}: the PACS refused to store the report (failure reason {reason})")
 
     def has_series(self, study_uid: str, series_uid: str) -> bool:
         """Whether the archive lists the series (QIDO-RS)."""
@@ -100,18 +87,18 @@ class DicomWebArchive:
         try:
             yield
         except requests.exceptions.SSLError as err:
-            raise UserError(f"{self.url}: TLS certificate not verified ({_reason(err)}); give the PACS's CA "
+            raise UserError(f"{self.where}: TLS certificate not verified ({_reason(err)}); give the PACS's CA "
                             "certificate with --ca-bundle") from None
         except requests.exceptions.HTTPError as err:
             status = err.response.status_code if err.response is not None else "?"
             if status in (401, 403):
-                raise UserError(f"{self.url}: the PACS refused the credentials (HTTP {status}) while asking for "
+                raise UserError(f"{self.where}: the PACS refused the credentials (HTTP {status}) while asking for "
                                 f"{what}; check --username and --password-file") from None
-            raise UserError(f"{self.url}: the PACS answered HTTP {status} while asking for {what}") from None
+            raise UserError(f"{self.where}: the PACS answered HTTP {status} while asking for {what}") from None
         except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ReadTimeout) as err:
-            raise UserError(f"{self.url}: the transfer of {what} was cut off ({_reason(err)})") from None
+            raise UserError(f"{self.where}: the transfer of {what} was cut off ({_reason(err)})") from None
         except requests.exceptions.RequestException as err:
-            raise UserError(f"{self.url}: PACS not reachable ({_reason(err)})") from None
+            raise UserError(f"{self.where}: PACS not reachable ({_reason(err)})") from None
 
 
 def _credentials(username: str | None, password_file: str | os.PathLike | None) -> tuple[str, str] | None:

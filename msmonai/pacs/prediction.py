@@ -20,14 +20,14 @@ from msmonai.bundle_tools.prediction import predict
 from msmonai.constants import DEFAULT_MC_SAMPLES
 from msmonai.data.clinical import load_clinical_visits
 from msmonai.errors import UserError
-from msmonai.pacs.dicomweb import DicomWebArchive
+from msmonai.pacs.archive import Archive
 from msmonai.pacs.retrieval import Retrieval, retrieve_patient
 
 logger = logging.getLogger(__name__)
 
 
 def pacs_predict(
-    archive: DicomWebArchive,
+    archive: Archive,
     patient_id: str,
     clinical_csv: str | os.PathLike,
     bundle_dir: str | os.PathLike,
@@ -61,6 +61,6 @@ def pacs_predict(
     sr = pydicom.dcmread(report.with_name("report.dcm"))
     archive.store(sr)
     if not archive.has_series(sr.StudyInstanceUID, sr.SeriesInstanceUID):
-        raise UserError(f"{archive.url}: the PACS accepted the report but does not list it (series {sr.SeriesNumber} of "
+        raise UserError(f"{archive.where}: the PACS accepted the report but does not list it (series {sr.SeriesNumber} of "
                         f"the study of {sr.StudyDate}); check its storage")
     return report, retrieval, True

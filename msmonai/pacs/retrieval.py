@@ -13,9 +13,7 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, Sequence
-
-import pydicom
+from typing import Sequence
 
 from msmonai.data.clinical import ClinicalVisit
 from msmonai.data.linking import link_visits
@@ -25,17 +23,9 @@ from msmonai.io.model import Problem, Series, Study
 from msmonai.io.scan import group_headers, series_found
 from msmonai.io.selection import T1Rule
 from msmonai.io.walk import relative_name
-from msmonai.pacs.dicomweb import SeriesRef
+from msmonai.pacs.archive import Archive, SeriesRef
 
 logger = logging.getLogger(__name__)
-
-
-class Archive(Protocol):
-    """What the retrieval needs of a PACS (:class:`msmonai.pacs.dicomweb.DicomWebArchive` provides it)."""
-
-    def mr_series(self, patient_id: str) -> list[SeriesRef]: ...
-    def headers(self, series: SeriesRef) -> list[pydicom.Dataset]: ...
-    def instances(self, series: SeriesRef): ...
 
 
 @dataclass(frozen=True)

@@ -29,12 +29,13 @@ def free_port() -> int:
 
 
 class Orthanc:
-    """One Orthanc process with the DICOMweb plugin; ``url`` is its DICOMweb root, ``rest`` its REST API."""
+    """One Orthanc process with the DICOMweb plugin; ``url`` is its DICOMweb root, ``rest`` its REST API, ``dimse``
+    its DIMSE service as HOST:PORT:AET."""
 
     def __init__(self, folder: Path, tls_certificate: Path | None = None) -> None:
         config = json.loads((REPO / "docs" / "pacs" / "orthanc.json").read_text())
-        self.port = free_port()
-        config.update({"HttpPort": self.port, "DicomPort": free_port(), "StorageDirectory": str(folder / "storage"),
+        self.port, self.dicom_port = free_port(), free_port()
+        config.update({"HttpPort": self.port, "DicomPort": self.dicom_port, "StorageDirectory": str(folder / "storage"),
                        "IndexDirectory": str(folder / "storage"), "RegisteredUsers": {USER: PASSWORD}})
         if tls_certificate is not None:
             config.update({"SslEnabled": True, "SslCertificate": str(tls_certificate)})
@@ -43,6 +44,7 @@ class Orthanc:
         scheme = "https" if tls_certificate else "http"
         self.rest = f"{scheme}://127.0.0.1:{self.port}"
         self.url = f"{self.rest}/dicom-web"
+        self.dimse = f"127.0.0.1:{self.dicom_port}:{config['DicomAet']}"
         self.log = open(folder / "orthanc.log", "wb")
         self.process = subprocess.Popen([ORTHANC, str(folder / "orthanc.json")], stdout=self.log,
                                         stderr=subprocess.STDOUT)

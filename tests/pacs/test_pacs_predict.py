@@ -30,10 +30,10 @@ BUNDLE = REPO / "bundles" / "ms_activity_resnet3d"
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory, tiny_datalist):
-    """A PACS holding a 3-patient demo cohort (T1, T2 and localizer per study; the T1 of patient C's second study
+    """A PACS holding a 4-patient demo cohort (T1, T2 and localizer per study; the T1 of patient C's second study
     deleted), a tiny trained model, the clinical CSV, a password file and an empty temporary folder."""
     root = tmp_path_factory.mktemp("pacs")
-    assert cli(["demo-data", "--out", str(root / "src"), "--patients", "3", "--seed", "4"]) == 0
+    assert cli(["demo-data", "--out", str(root / "src"), "--patients", "4", "--seed", "4"]) == 0
     assert cli(["train", "--bundle", str(BUNDLE), "--datalist", str(tiny_datalist), "--out", str(root / "model"),
                 "--num-epochs", "1", "--set", f"spatial_size={json.dumps(TINY_SPATIAL_SIZE)}",
                 "--set", "device=$torch.device('cpu')"]) == 0
@@ -43,7 +43,7 @@ def site(tmp_path_factory, tiny_datalist):
     for folder in sorted((root / "src" / "dicom").iterdir()):
         ds = pydicom.dcmread(next(f for f in sorted(folder.rglob("*")) if f.is_file()), stop_before_pixels=True)
         patients[folder.name] = {"id": ds.PatientID, "name": str(ds.PatientName), "folder": folder}
-    a, b, c = (patients[name] for name in sorted(patients))
+    a, b, c, d = (patients[name] for name in sorted(patients))
     studies_of_c = sorted(orthanc.find("Study", PatientID=c["id"]), key=lambda s: s["MainDicomTags"]["StudyDate"])
     second = studies_of_c[1]["MainDicomTags"]
     t1 = [s for s in orthanc.find("Series", StudyInstanceUID=second["StudyInstanceUID"])
@@ -53,7 +53,7 @@ def site(tmp_path_factory, tiny_datalist):
     (root / "password").write_text(PASSWORD + "\n")
     temporary = root / "tmp"
     temporary.mkdir()
-    yield {"root": root, "orthanc": orthanc, "a": a, "b": b, "c": c, "clinical": root / "src" / "clinical.csv",
+    yield {"root": root, "orthanc": orthanc, "a": a, "b": b, "c": c, "d": d, "clinical": root / "src" / "clinical.csv",
            "model": root / "model", "password": root / "password", "tmp": temporary}
     orthanc.stop()
 
@@ -67,11 +67,12 @@ def private_tmp(site, monkeypatch):
     assert list(site["tmp"].iterdir()) == [], "something retrieved was left in the temporary folder"
 
 
-def pacs_predict(site, patient, out, *extra, url=None, password=None, clinical=None, verbose=False):
-    """Run ``msmonai pacs predict`` as a user would; returns its exit code."""
-    return cli([*(["-v"] if verbose else []), "pacs", "predict", "--url", url or site["orthanc"].url, "--patient-id", patient["id"],
+def pacs_predict(site, patient, out, *extra, url=None, password=None, clinical=None, verbose=False, dimse=None):
+    """Run ``msmonai pacs predict`` as a user would (over DICOMweb, or DIMSE with ``dimse``); returns its exit code."""
+    where = ["--dimse", dimse] if dimse else ["--url", url or site["orthanc"].url, "--username", USER,
+                                              "--password-file", str(password or site["password"])]
+    return cli([*(["-v"] if verbose else []), "pacs", "predict", *where, "--patient-id", patient["id"],
                 "--clinical", str(clinical or site["clinical"]), "--bundle", str(site["model"]), "--out", str(out),
-                "--username", USER, "--password-file", str(password or site["password"]),
                 "--secret-file", str(site["root"] / "site.key"), "--mc-samples", "0", "--no-explain", "--quiet",
                 *extra])
 
@@ -233,3 +234,28 @@ def test_a_retrieval_cut_off_half_way_is_named_and_stores_nothing(site, capfd, t
     assert line.startswith("msmonai pacs: error: retrieval of the T1 series of the MR study of ") and "cut off" in line
     assert site["orthanc"].sr_series(site["b"]["id"]) == []
     assert not (tmp_path / "out" / "report.json").exists()
+
+
+def test_the_dimse_variant_gives_the_same_report_and_stores_the_sr(site, tmp_path):
+    orthanc, patient = site["orthanc"], site["d"]
+    assert pacs_predict(site, patient, tmp_path / "web") == 0
+    assert pacs_predict(site, patient, tmp_path / "dimse", "--calling-aet", "MSMONAI", "--store",
+                        dimse=orthanc.dimse) == 0
+    web, dimse = (json.loads((tmp_path / name / "report.json").read_text()) for name in ("web", "dimse"))
+    assert [v["probability_active"] for v in dimse["visits"]] == pytest.approx(
+        [v["probability_active"] for v in web["visits"]], abs=1e-6)
+    [series] = orthanc.sr_series(patient["id"])
+    assert series["StudyDate"] == max(s["MainDicomTags"]["StudyDate"] for s in orthanc.find("Study", PatientID=patient["id"]))
+
+
+def test_dimse_refusals_end_with_one_line(site, capfd, tmp_path):
+    orthanc, patient = site["orthanc"], site["b"]
+    cases = [(["--calling-aet", "STRANGER"], orthanc.dimse, "does the PACS know AE title STRANGER"),
+             ([], f"127.0.0.1:{free_port()}:ORTHANC", "PACS not reachable"),
+             (["--username", USER], orthanc.dimse, "--username, --password-file and --ca-bundle apply to --url"),
+             ([], "127.0.0.1:ORTHANC", "give HOST:PORT:AET")]
+    for flags, address, expected in cases:
+        assert pacs_predict(site, patient, tmp_path / "out", "--store", *flags, dimse=address) == 2, expected
+        line = last_error(capfd)
+        assert line.startswith("msmonai pacs: error: ") and expected in line, line
+    assert orthanc.sr_series(patient["id"]) == []
