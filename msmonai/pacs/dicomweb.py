@@ -33,12 +33,10 @@ class DicomWebArchive:
             raise UserError("--url: credentials in the URL are refused (they would show in process lists and logs); "
                             "give --username and --password-file")
         self.where = url.rstrip("/")
-        session = requests.Session()
+        if ca_bundle is not None and not Path(ca_bundle).is_file():
+            raise UserError(f"--ca-bundle {ca_bundle}: no such file")
+        session = _Session(ca_bundle)
         session.auth = _credentials(username, password_file)
-        if ca_bundle is not None:
-            if not Path(ca_bundle).is_file():
-                raise UserError(f"--ca-bundle {ca_bundle}: no such file")
-            session.verify = str(ca_bundle)
         self._client = DICOMwebClient(self.where, session=session, timeout=timeout)
 
     def mr_series(self, patient_id: str) -> list[SeriesRef]:
@@ -99,6 +97,21 @@ class DicomWebArchive:
             raise UserError(f"{self.where}: the transfer of {what} was cut off ({_reason(err)})") from None
         except requests.exceptions.RequestException as err:
             raise UserError(f"{self.where}: PACS not reachable ({_reason(err)})") from None
+
+
+class _Session(requests.Session):
+    """A session whose ``ca_bundle`` wins over $REQUESTS_CA_BUNDLE / $CURL_CA_BUNDLE: requests lets those override a
+    session's ``verify`` (psf/requests#4726), which silently ignored --ca-bundle on this machine, where they are set."""
+
+    def __init__(self, ca_bundle: str | os.PathLike | None) -> None:
+        super().__init__()
+        self.ca_bundle = None if ca_bundle is None else str(ca_bundle)
+
+    def merge_environment_settings(self, url, proxies, stream, verify, cert):
+        settings = super().merge_environment_settings(url, proxies, stream, verify, cert)
+        if self.ca_bundle is not None:
+            settings["verify"] = self.ca_bundle
+        return settings
 
 
 def _credentials(username: str | None, password_file: str | os.PathLike | None) -> tuple[str, str] | None:

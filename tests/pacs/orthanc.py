@@ -1,11 +1,15 @@
 """A real Orthanc PACS for the tests, started from the documented configuration (docs/pacs/orthanc.json) on free
-loopback ports, and a TCP proxy in front of it that cuts an image retrieval off half-way."""
+loopback ports, and a TCP proxy in front of it that terminates TLS or cuts an image retrieval off half-way.
+
+TLS is served by the proxy, not by Orthanc: Debian's Orthanc 1.10.1 (civetweb 1.15, OpenSSL 3) with ``SslEnabled``
+died on the first HTTPS request here (curl and requests alike, RSA and EC certificates)."""
 
 from __future__ import annotations
 
 import json
 import shutil
 import socket
+import ssl
 import subprocess
 import threading
 import time
@@ -32,17 +36,14 @@ class Orthanc:
     """One Orthanc process with the DICOMweb plugin; ``url`` is its DICOMweb root, ``rest`` its REST API, ``dimse``
     its DIMSE service as HOST:PORT:AET."""
 
-    def __init__(self, folder: Path, tls_certificate: Path | None = None) -> None:
+    def __init__(self, folder: Path) -> None:
         config = json.loads((REPO / "docs" / "pacs" / "orthanc.json").read_text())
         self.port, self.dicom_port = free_port(), free_port()
         config.update({"HttpPort": self.port, "DicomPort": self.dicom_port, "StorageDirectory": str(folder / "storage"),
                        "IndexDirectory": str(folder / "storage"), "RegisteredUsers": {USER: PASSWORD}})
-        if tls_certificate is not None:
-            config.update({"SslEnabled": True, "SslCertificate": str(tls_certificate)})
         folder.mkdir(parents=True, exist_ok=True)
         (folder / "orthanc.json").write_text(json.dumps(config))
-        scheme = "https" if tls_certificate else "http"
-        self.rest = f"{scheme}://127.0.0.1:{self.port}"
+        self.rest = f"http://127.0.0.1:{self.port}"
         self.url = f"{self.rest}/dicom-web"
         self.dimse = f"127.0.0.1:{self.dicom_port}:{config['DicomAet']}"
         self.log = open(folder / "orthanc.log", "wb")
@@ -50,7 +51,6 @@ class Orthanc:
                                         stderr=subprocess.STDOUT)
         self.session = requests.Session()
         self.session.auth = (USER, PASSWORD)
-        self.session.verify = str(tls_certificate) if tls_certificate else True
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -93,14 +93,20 @@ class Orthanc:
         self.log.close()
 
 
-class CuttingProxy:
-    """Forwards TCP to ``port``; once a request for the images of a series (WADO-RS, not its metadata) passed through a
-    connection, that connection is closed after ``cut_after`` more bytes of the answer."""
+class Proxy:
+    """Forwards TCP to ``port``. With ``cut_after``: once a request for the images of a series (WADO-RS, not its
+    metadata) passed through a connection, that connection is closed after ``cut_after`` more bytes of the answer.
+    With ``tls_certificate`` (certificate + key PEM): terminates TLS, as a reverse proxy in front of a PACS does."""
 
-    def __init__(self, port: int, cut_after: int) -> None:
+    def __init__(self, port: int, cut_after: int | None = None, tls_certificate: Path | None = None) -> None:
         self.port, self.cut_after = port, cut_after
         self.listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/dicom-web"
+        self.tls = None
+        if tls_certificate is not None:
+            self.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            self.tls.load_cert_chain(tls_certificate)
+        scheme = "https" if self.tls else "http"
+        self.url = f"{scheme}://127.0.0.1:{self.listener.getsockname()[1]}/dicom-web"
         self.cuts = 0
         threading.Thread(target=self._accept, daemon=True).start()
 
@@ -110,6 +116,12 @@ class CuttingProxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
+            if self.tls is not None:
+                try:
+                    client = self.tls.wrap_socket(client, server_side=True)
+                except (ssl.SSLError, OSError):  # the client refused the certificate
+                    client.close()
+                    continue
             server = socket.create_connection(("127.0.0.1", self.port))
             state = {"retrieving": False}
             threading.Thread(target=self._requests, args=(client, server, state), daemon=True).start()
@@ -125,11 +137,12 @@ class CuttingProxy:
     def _answers(self, server: socket.socket, client: socket.socket, state: dict) -> None:
         sent = 0
         while data := _receive(server):
-            if state["retrieving"]:
+            cutting = state["retrieving"] and self.cut_after is not None
+            if cutting:
                 data = data[:self.cut_after - sent]
                 sent += len(data)
             client.sendall(data)
-            if state["retrieving"] and sent >= self.cut_after:
+            if cutting and sent >= self.cut_after:
                 self.cuts += 1
                 break
         for end in (client, server):
@@ -148,3 +161,33 @@ def _receive(sock: socket.socket) -> bytes:
         return sock.recv(65536)
     except OSError:
         return b""
+
+
+def self_signed_certificate(folder: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 signed by its own key: (PEM of certificate + key for the server, PEM of the
+    certificate alone: the CA bundle a client trusts)."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)  # what Orthanc 1.10 serves (an EC key crashed it)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "msmonai test PACS")])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    certificate = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                   .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(minutes=5))
+                   .not_valid_after(now + datetime.timedelta(days=1))
+                   .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                                  critical=False)
+                   .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                   .sign(key, hashes.SHA256()))
+    folder.mkdir(parents=True, exist_ok=True)
+    public = certificate.public_bytes(serialization.Encoding.PEM)
+    private = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                serialization.NoEncryption())
+    (folder / "server.pem").write_bytes(public + private)
+    (folder / "ca.pem").write_bytes(public)
+    return folder / "server.pem", folder / "ca.pem"

@@ -17,12 +17,12 @@ import pydicom
 import pytest
 
 from msmonai.cli import main as cli
+from msmonai.data.clinical import load_clinical_visits
 from msmonai.evaluation.report_sr import read_report_sr
 from msmonai.pacs.dicomweb import DicomWebArchive
 from msmonai.pacs.retrieval import retrieve_patient
-from msmonai.data.clinical import load_clinical_visits
 from tests.bundles.conftest import REPO, TINY_SPATIAL_SIZE
-from tests.pacs.orthanc import MISSING, PASSWORD, USER, CuttingProxy, Orthanc, free_port
+from tests.pacs.orthanc import MISSING, PASSWORD, USER, Orthanc, Proxy, free_port, self_signed_certificate
 
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 BUNDLE = REPO / "bundles" / "ms_activity_resnet3d"
@@ -224,7 +224,7 @@ def test_bad_input_ends_with_one_line_and_stores_nothing(site, capfd, tmp_path):
 
 
 def test_a_retrieval_cut_off_half_way_is_named_and_stores_nothing(site, capfd, tmp_path):
-    proxy = CuttingProxy(site["orthanc"].port, cut_after=300_000)
+    proxy = Proxy(site["orthanc"].port, cut_after=300_000)
     try:
         assert pacs_predict(site, site["b"], tmp_path / "out", "--store", "--timeout", "20", url=proxy.url) == 2
     finally:
@@ -259,3 +259,17 @@ def test_dimse_refusals_end_with_one_line(site, capfd, tmp_path):
         line = last_error(capfd)
         assert line.startswith("msmonai pacs: error: ") and expected in line, line
     assert orthanc.sr_series(patient["id"]) == []
+
+
+def test_tls_is_verified_against_the_given_ca_bundle(site, capfd, tmp_path):
+    server, ca = self_signed_certificate(tmp_path / "tls")
+    proxy = Proxy(site["orthanc"].port, tls_certificate=server)
+    try:
+        assert pacs_predict(site, site["a"], tmp_path / "unverified", url=proxy.url) == 2
+        line = last_error(capfd)
+        assert "TLS certificate not verified (certificate verify failed: self-signed certificate" in line, line
+        assert "--ca-bundle" in line
+        assert pacs_predict(site, site["a"], tmp_path / "verified", "--ca-bundle", str(ca), url=proxy.url) == 0
+        assert (tmp_path / "verified" / "report.dcm").exists()
+    finally:
+        proxy.close()
