@@ -83,7 +83,8 @@ def run_pacs_predict(args: argparse.Namespace) -> int:
     for name in ("report.html", "report.dcm"):
         print(report.with_name(name))
     if stored:
-        print(f"{archive.where}: stored report.dcm as a new series of the patient's latest study used, and found it there")
+        print(f"{archive.where}: stored report.dcm as a new series of the patient's latest study used, and found it "
+              "there")
     return 0
 
 

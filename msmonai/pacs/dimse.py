@@ -126,8 +126,8 @@ class DimseArchive:
         assoc = ae.associate(self.host, self.port, ae_title=self.called_aet, ext_neg=roles, evt_handlers=handlers or [])
         if not assoc.is_established:
             if assoc.is_rejected:
-                raise UserError(f"{self.where}: the PACS rejected the association of AE title {self.calling_aet} (is it "
-                                "registered in the PACS with this node's address?)")
+                raise UserError(f"{self.where}: the PACS rejected the association of AE title {self.calling_aet} "
+                                "(is it registered in the PACS with this node's address?)")
             raise UserError(f"{self.where}: PACS not reachable (no DICOM association for {what})")
         try:
             yield assoc

@@ -61,6 +61,6 @@ def pacs_predict(
     sr = pydicom.dcmread(report.with_name("report.dcm"))
     archive.store(sr)
     if not archive.has_series(sr.StudyInstanceUID, sr.SeriesInstanceUID):
-        raise UserError(f"{archive.where}: the PACS accepted the report but does not list it (series {sr.SeriesNumber} of "
-                        f"the study of {sr.StudyDate}); check its storage")
+        raise UserError(f"{archive.where}: the PACS accepted the report but does not list it (series "
+                        f"{sr.SeriesNumber} of the study of {sr.StudyDate}); check its storage")
     return report, retrieval, True

@@ -103,7 +103,8 @@ def _retrieve(archive: Archive, ref: SeriesRef, study: Study, expected: dict[str
             path.parent.mkdir(parents=True, exist_ok=True)
             dataset.save_as(path, enforce_file_format=True)
     except UserError as err:
-        raise UserError(f"retrieval of {where} failed after {len(received)} of {len(wanted)} instances: {err}") from None
+        raise UserError(f"retrieval of {where} failed after {len(received)} of {len(wanted)} instances: "
+                        f"{err}") from None
     if len(received) != len(wanted):
         raise UserError(f"retrieval of {where} cut off: {len(received)} of {len(wanted)} instances received")
     return len(received)
@@ -111,8 +112,8 @@ def _retrieve(archive: Archive, ref: SeriesRef, study: Study, expected: dict[str
 
 def _missing_t1(without_t1: list, studies: dict[str, Study], n_used: int) -> str:
     """The one line for visits whose MR study has no T1 series."""
-    which = "; ".join(f"{_date(studies[e.study_uid])}, --clinical row {e.row}: found {series_found(studies[e.study_uid])}"
-                      for e in without_t1)
+    which = "; ".join(f"{_date(studies[e.study_uid])}, --clinical row {e.row}: found "
+                      f"{series_found(studies[e.study_uid])}" for e in without_t1)
     return (f"{len(without_t1)} visit(s) of the patient have an MR study without a T1 series ({which}); the model uses "
             f"the T1 of every visit: store it in the PACS, or pass --skip-visits-without-t1 to predict from the other "
             f"{n_used} visit(s)")

@@ -62,7 +62,7 @@ def test_explicit_study_uid_must_exist_and_belong_to_the_patient():
 def test_study_without_t1_leaves_the_visit_without_image():
     (result,), (exclusion,) = link_visits([visit(4)], [study("1.1", t1=False)])
     assert not result.has_image
-    assert (exclusion.kind, exclusion.row) == ("visit", 4)
+    assert (exclusion.kind, exclusion.row, exclusion.study_uid) == ("visit", 4, "1.1")  # the study linked by date
     assert exclusion.reason.startswith("linked study 1.1 has no T1 series")
 
 

@@ -198,3 +198,30 @@ def test_progress_bar_on_a_terminal_only(tmp_path, monkeypatch, capsys):
         assert _terminal_output(master) == b""
     os.close(master)
     assert b"scanning:" in shown and b"/3 [" in shown
+
+
+def test_header_metadata_without_pixels_groups_and_chooses_as_the_files_do(tmp_path):
+    """The DICOMweb path: headers as DICOM JSON (pixels left in the archive) give the same studies and T1 choice as
+    the files, at the paths the caller assigns."""
+    import pydicom
+
+    from msmonai.io.headers import UnusableFile, header_from_dataset
+    from msmonai.io.scan import group_headers
+
+    write(tmp_path, "exam", 8, series_description="t1_se_tra", series_number=3)
+    write(tmp_path, "exam", 8, series_description="t2_tse_tra", weighting="T2", series_number=4)
+    from_files = scan_dicom(tmp_path)
+    headers = []
+    for n, path in enumerate(sorted(p for p in tmp_path.rglob("*") if p.is_file())):
+        metadata = pydicom.dcmread(path).to_json_dict()
+        del metadata["7FE00010"]  # WADO-RS metadata gives the pixel data only as a BulkDataURI
+        dataset = pydicom.Dataset.from_json(metadata)
+        with pytest.raises(UnusableFile, match="no complete pixel data"):
+            header_from_dataset(dataset, path)
+        headers.append(header_from_dataset(dataset, tmp_path / "later" / f"{n:03d}.dcm", pixels_elsewhere=True))
+    from_metadata = group_headers(headers, [], tmp_path / "later")
+    assert from_metadata.problems == []
+    (study,) = from_metadata.studies
+    assert [(s.description, s.weighting, s.n_slices, s.selected) for s in study.series] == [
+        (s.description, s.weighting, s.n_slices, s.selected) for s in from_files.studies[0].series]
+    assert all(f.parent == tmp_path / "later" for f in study.t1.files)

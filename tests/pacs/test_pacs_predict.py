@@ -245,7 +245,8 @@ def test_the_dimse_variant_gives_the_same_report_and_stores_the_sr(site, tmp_pat
     assert [v["probability_active"] for v in dimse["visits"]] == pytest.approx(
         [v["probability_active"] for v in web["visits"]], abs=1e-6)
     [series] = orthanc.sr_series(patient["id"])
-    assert series["StudyDate"] == max(s["MainDicomTags"]["StudyDate"] for s in orthanc.find("Study", PatientID=patient["id"]))
+    studies = orthanc.find("Study", PatientID=patient["id"])
+    assert series["StudyDate"] == max(s["MainDicomTags"]["StudyDate"] for s in studies)
 
 
 def test_dimse_refusals_end_with_one_line(site, capfd, tmp_path):
