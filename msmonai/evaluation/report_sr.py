@@ -77,6 +77,7 @@ def write_report_sr(report: Mapping, source_files: Sequence[str | os.PathLike], 
     scheme.CodingSchemeName = "msmonai prediction concepts"
     scheme.CodingSchemeResponsibleOrganization = "msmonai contributors"
     sr.CodingSchemeIdentificationSequence = [scheme]
+    sr.SeriesDate, sr.SeriesTime = sr.ContentDate, sr.ContentTime  # viewers list a study's series by date
     with atomic_path(path) as tmp:
         sr.save_as(tmp)
     return Path(path)

@@ -7,6 +7,7 @@ an error message. TLS is verified against ``ca_bundle`` when given, else against
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
 from pathlib import Path
@@ -19,6 +20,8 @@ from dicomweb_client import DICOMwebClient
 
 from msmonai.errors import UserError
 from msmonai.pacs.archive import TIMEOUT_S, SeriesRef, check_patient_id
+
+logger = logging.getLogger(__name__)
 
 
 class DicomWebArchive:
@@ -37,6 +40,8 @@ class DicomWebArchive:
             raise UserError(f"--ca-bundle {ca_bundle}: no such file")
         session = _Session(ca_bundle)
         session.auth = _credentials(username, password_file)
+        if session.auth and parts.scheme == "http" and parts.hostname not in ("localhost", "127.0.0.1", "::1"):
+            logger.warning("warning: --url is plain http: the password crosses the network unencrypted (use https)")
         self._client = DICOMwebClient(self.where, session=session, timeout=timeout)
 
     def mr_series(self, patient_id: str) -> list[SeriesRef]:

@@ -52,6 +52,7 @@ def test_the_sr_carries_the_source_patient_and_references_every_study(written):
     assert sr.SOPClassUID == pydicom.uid.ComprehensiveSRStorage and sr.CompletionFlag == "COMPLETE"
     assert sr.PatientID == "SRPAT001" and str(sr.PatientName) == "Doe^Jane"
     assert sr.StudyInstanceUID == "1.2.826.0.1.3680043.10.998.1"  # a new series of the latest study
+    assert (sr.SeriesDate, sr.SeriesTime) == (sr.ContentDate, sr.ContentTime)  # where viewers list it
     referenced = [*sr.CurrentRequestedProcedureEvidenceSequence, *sr.get("PertinentOtherEvidenceSequence", [])]
     studies = {item.StudyInstanceUID for item in referenced}
     assert studies == {pydicom.dcmread(f, stop_before_pixels=True).StudyInstanceUID for f in files}
