@@ -27,7 +27,7 @@ from msmonai.data.linking import link_visits
 from msmonai.data.pseudonym import load_or_create_secret, pseudonym
 from msmonai.errors import UserError
 from msmonai.fileio import write_json, write_text
-from msmonai.io import scan_dicom
+from msmonai.io.scan import problem_summary, scan_dicom
 
 logger = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ def patient_observations(dicom_root, clinical_csv, secret: bytes, tolerance_days
     (``left_out``: the caller's reason, by clinical CSV row, for a visit whose images it kept out of ``dicom_root``).
     """
     scan = scan_dicom(dicom_root, progress=not quiet)
+    for line in problem_summary(scan.problems):
+        logger.warning("left out: %s", line)
     clinical, clinical_problems = load_clinical_visits(clinical_csv)
     dicom_patients = sorted({study.patient_id for study in scan.studies})
     if not dicom_patients:

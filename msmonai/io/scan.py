@@ -13,7 +13,7 @@ import math
 import os
 import sys
 import warnings
-from collections import defaultdict
+from collections import Counter, defaultdict
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Iterator
@@ -76,6 +76,12 @@ def group_headers(headers: list[SliceHeader], problems: list[Problem], root: Pat
             folder = os.path.commonpath(folders)
             problems.append(Problem(folder, f"study {study.study_uid}: no T1 series (found {series_found(study)})"))
     return ScanResult(studies=studies, problems=sorted(problems, key=lambda p: p.path))
+
+
+def problem_summary(problems: list[Problem]) -> list[str]:
+    """One line per distinct reason of ``problems``, with how many files or studies it concerns."""
+    return [f"{count} x {reason}" if count > 1 else reason
+            for reason, count in Counter(problem.reason for problem in problems).items()]
 
 
 def series_found(study: Study) -> str:

@@ -10,7 +10,6 @@ position (``study_01/series_003/00012.dcm``), never by UID or patient.
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -20,7 +19,7 @@ from msmonai.data.linking import link_visits
 from msmonai.errors import UserError
 from msmonai.io.headers import UnusableFile, header_from_dataset
 from msmonai.io.model import Problem, Series, Study
-from msmonai.io.scan import group_headers, series_found
+from msmonai.io.scan import group_headers, problem_summary, series_found
 from msmonai.io.selection import T1Rule
 from msmonai.io.walk import relative_name
 from msmonai.pacs.archive import Archive, SeriesRef
@@ -63,9 +62,12 @@ def retrieve_patient(archive: Archive, patient_id: str, visits: Sequence[Clinica
                 headers.append(header_from_dataset(dataset, path, pixels_elsewhere=True))
             except UnusableFile as err:
                 problems.append(Problem(relative_name(path, folder), str(err)))
+    n_headers = len(headers) + len(problems)
     scan = group_headers(headers, problems, folder, t1_rule)
     logger.info("PACS: %d MR studies, headers of %d series (%d instances) read", len(study_folders), len(refs),
-                len(headers) + len(problems))
+                n_headers)
+    for line in problem_summary(scan.problems):
+        logger.warning("left out: %s", line)
     linked, exclusions = link_visits(visits, scan.studies)
     studies = {study.study_uid: study for study in scan.studies}
     without_t1 = [e for e in exclusions if e.kind == "visit" and e.study_uid in studies
@@ -84,21 +86,21 @@ def retrieve_patient(archive: Archive, patient_id: str, visits: Sequence[Clinica
     logger.info("PACS: pixel data of %d T1 series (%d instances) retrieved", len(used), instances)
     left_out = {e.row: f"the MR study of {_date(studies[e.study_uid])} has no T1 series (found "
                 f"{series_found(studies[e.study_uid])}); the visit is skipped" for e in without_t1}
-    return Retrieval(len(study_folders), len(refs), len(headers) + len(problems), len(used), instances, left_out)
+    return Retrieval(len(study_folders), len(refs), n_headers, len(used), instances, left_out)
 
 
 def _retrieve(archive: Archive, ref: SeriesRef, study: Study, expected: dict[str, Path]) -> int:
     """Write the T1 series of ``study`` where its headers said; returns the number of instances."""
     series: Series = study.t1
     wanted = {sop for sop, path in expected.items() if path in set(series.files)}
-    received = defaultdict(int)
+    received: set[str] = set()
     where = f"the T1 series of the MR study of {_date(study)}"
     try:
         for dataset in archive.instances(ref):
             sop = str(dataset.get("SOPInstanceUID", ""))
             if sop not in wanted:
                 continue  # an instance whose header was unusable: not part of the series that was chosen
-            received[sop] += 1
+            received.add(sop)
             path = expected[sop]
             path.parent.mkdir(parents=True, exist_ok=True)
             dataset.save_as(path, enforce_file_format=True)

@@ -225,3 +225,12 @@ def test_header_metadata_without_pixels_groups_and_chooses_as_the_files_do(tmp_p
     assert [(s.description, s.weighting, s.n_slices, s.selected) for s in study.series] == [
         (s.description, s.weighting, s.n_slices, s.selected) for s in from_files.studies[0].series]
     assert all(f.parent == tmp_path / "later" for f in study.t1.files)
+
+
+def test_problem_summary_gives_each_reason_once_with_its_count():
+    from msmonai.io.model import Problem
+    from msmonai.io.scan import problem_summary
+
+    truncated = "truncated file: pixel data needs 8 bytes, only 2 present"
+    problems = [Problem("a/1", truncated), Problem("DICOMDIR", "DICOMDIR index"), Problem("a/2", truncated)]
+    assert problem_summary(problems) == [f"2 x {truncated}", "DICOMDIR index"]
