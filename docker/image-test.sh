@@ -96,5 +96,34 @@ check "two nodes: both ranks finish" test "$first" = 0 -a "$second" = 0
 check "two nodes: the rank-0 checkpoint, once" bash -c \
   "test \$(find '$data/runs/two_nodes/models' -name model.pt | wc -l) = 1"
 
+# the PACS round trip from the container, where Orthanc is installed: pacs predict --store against an Orthanc on this
+# machine started from docs/pacs/orthanc.json on a free loopback port (host network: the PACS is the network it needs)
+if command -v Orthanc > /dev/null && [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ]; then
+  free_port() { "$PYTHON" -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
+  port=$(free_port)
+  pacs_user="msmonai:$("$PYTHON" -c "import json; print(json.load(open('docs/pacs/orthanc.json'))['RegisteredUsers']['msmonai'])")"
+  "$PYTHON" -c "import json, sys; c = json.load(open('docs/pacs/orthanc.json')); c.update(HttpPort=$port, DicomPort=$(free_port),
+StorageDirectory='$work/orthanc', IndexDirectory='$work/orthanc'); json.dump(c, open('$work/orthanc.json', 'w'))"
+  Orthanc "$work/orthanc.json" > "$work/orthanc.log" 2>&1 & orthanc=$!
+  for _ in $(seq 50); do curl -sf -u "$pacs_user" "http://127.0.0.1:$port/system" > /dev/null && break; sleep 0.2; done
+  find "$data/cohort/dicom/$first_patient" -name '*.dcm' -exec curl -sf -u "$pacs_user" -o /dev/null \
+    "http://127.0.0.1:$port/instances" --data-binary @{} \;
+  printf '%s\n' "${pacs_user#msmonai:}" > "$data/pacs-password"
+  chown 10001:10001 "$data/pacs-password" && chmod 600 "$data/pacs-password"
+  patient_id=$("$PYTHON" -c "import pydicom, pathlib; \
+print(pydicom.dcmread(min(pathlib.Path('$data/cohort/dicom/$first_patient').rglob('*.dcm'))).PatientID)")
+  check "msmonai pacs predict --store in the container" $DOCKER run --rm --network host --read-only --tmpfs /tmp \
+    -v "$data:/data" --entrypoint msmonai "$IMAGE" pacs predict --url "http://127.0.0.1:$port/dicom-web" \
+    --username msmonai --password-file /data/pacs-password --patient-id "$patient_id" \
+    --clinical /data/cohort/clinical.csv --bundle /data/model --out /data/pacs-report --secret-file /data/site.key \
+    --mc-samples 0 --quiet --store
+  check "the SR stored in the PACS, report.dcm beside the report" bash -c "test -s '$data/pacs-report/report.dcm' &&
+    curl -sf -u '$pacs_user' 'http://127.0.0.1:$port/tools/find' -d '{\"Level\": \"Series\", \"Query\": {\"Modality\": \"SR\"}}' \
+    | grep -q '[0-9a-f]'"
+  kill "$orthanc"
+else
+  echo "SKIP the PACS round trip: Orthanc with its DICOMweb plugin is not installed"
+fi
+
 [ "$failed" = 0 ] && echo "image-test: all checks passed ($IMAGE)" || echo "image-test: some checks FAILED ($IMAGE)"
 exit "$failed"
