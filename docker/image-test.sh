@@ -98,7 +98,7 @@ check "two nodes: the rank-0 checkpoint, once" bash -c \
 
 # the PACS round trip from the container, where Orthanc is installed: pacs predict --store against an Orthanc on this
 # machine started from docs/pacs/orthanc.json on a free loopback port (host network: the PACS is the network it needs)
-if command -v Orthanc curl > /dev/null && [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ]; then
+if command -v Orthanc > /dev/null && command -v curl > /dev/null && [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ]; then
   free_port() { "$PYTHON" -c "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"; }
   port=$(free_port)
   pacs_user="msmonai:$("$PYTHON" -c "import json; print(json.load(open('docs/pacs/orthanc.json'))['RegisteredUsers']['msmonai'])")"
