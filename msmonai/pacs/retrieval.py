@@ -81,18 +81,19 @@ def retrieve_patient(archive: Archive, patient_id: str, visits: Sequence[Clinica
     if not used:
         raise UserError("no visit of the patient has both an MR study with a T1 series in the PACS and a valid row in "
                         f"--clinical ({len(visits)} clinical rows, {len(studies)} MR studies)")
-    expected = {h.sop_uid: h.path for h in headers if h.path in {f for s in used for f in s.t1.files}}
-    instances = sum(_retrieve(archive, refs_of[study.t1.series_uid], study, expected) for study in used)
+    sop_of = {h.path: h.sop_uid for h in headers}
+    instances = sum(_retrieve(archive, refs_of[study.t1.series_uid], study, sop_of) for study in used)
     logger.info("PACS: pixel data of %d T1 series (%d instances) retrieved", len(used), instances)
     left_out = {e.row: f"the MR study of {_date(studies[e.study_uid])} has no T1 series (found "
                 f"{series_found(studies[e.study_uid])}); the visit is skipped" for e in without_t1}
     return Retrieval(len(study_folders), len(refs), n_headers, len(used), instances, left_out)
 
 
-def _retrieve(archive: Archive, ref: SeriesRef, study: Study, expected: dict[str, Path]) -> int:
-    """Write the T1 series of ``study`` where its headers said; returns the number of instances."""
+def _retrieve(archive: Archive, ref: SeriesRef, study: Study, sop_of: dict[Path, str]) -> int:
+    """Write the T1 series of ``study`` where its headers said (``sop_of``: path -> SOPInstanceUID); returns the
+    number of instances."""
     series: Series = study.t1
-    wanted = {sop for sop, path in expected.items() if path in set(series.files)}
+    wanted = {sop_of[path]: path for path in series.files}
     received: set[str] = set()
     where = f"the T1 series of the MR study of {_date(study)}"
     try:
@@ -101,7 +102,7 @@ def _retrieve(archive: Archive, ref: SeriesRef, study: Study, expected: dict[str
             if sop not in wanted:
                 continue  # an instance whose header was unusable: not part of the series that was chosen
             received.add(sop)
-            path = expected[sop]
+            path = wanted[sop]
             path.parent.mkdir(parents=True, exist_ok=True)
             dataset.save_as(path, enforce_file_format=True)
     except UserError as err:
