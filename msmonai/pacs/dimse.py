@@ -98,7 +98,7 @@ class DimseArchive:
 
     def store(self, dataset: pydicom.Dataset) -> None:
         """C-STORE ``dataset``; raises :class:`UserError` unless the archive accepted it."""
-        with self._association("the report's storage", [], storage=[dataset.SOPClassUID]) as assoc:
+        with self._association("the report's storage", [dataset.SOPClassUID]) as assoc:
             status = assoc.send_c_store(dataset)
         if not status or status.Status != 0x0000:
             code = f"0x{status.Status:04X}" if status else "no answer"
@@ -110,9 +110,9 @@ class DimseArchive:
             return bool(self._find(assoc, "SERIES", StudyInstanceUID=study_uid, SeriesInstanceUID=series_uid))
 
     @contextlib.contextmanager
-    def _association(self, what: str, contexts: list, storage: list | None = None, storage_scp: bool = False,
-                     handlers: list | None = None):
-        """An association for asking ``what``; refused, unreachable or aborted associations become one line."""
+    def _association(self, what: str, contexts: list, storage_scp: bool = False, handlers: list | None = None):
+        """An association proposing ``contexts`` (SOP classes) for asking ``what``, with ``storage_scp`` also taking
+        MR images back (C-GET); refused, unreachable or aborted associations become one line."""
         ae = AE(ae_title=self.calling_aet)
         ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = self.timeout
         for context in contexts:
@@ -121,8 +121,6 @@ class DimseArchive:
         if storage_scp:
             ae.add_requested_context(MRImageStorage, _IMAGE_SYNTAXES)
             roles.append(build_role(MRImageStorage, scp_role=True))
-        for sop_class in storage or []:
-            ae.add_requested_context(sop_class)
         assoc = ae.associate(self.host, self.port, ae_title=self.called_aet, ext_neg=roles, evt_handlers=handlers or [])
         if not assoc.is_established:
             if assoc.is_rejected:
