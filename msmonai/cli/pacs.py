@@ -1,5 +1,5 @@
-"""``msmonai pacs predict``: a patient's studies from a PACS (DICOMweb) -> the prediction report, stored back as a
-DICOM SR on request (docs/deployment.md, "Predicting from the PACS")."""
+"""``msmonai pacs predict``: a patient's studies from a PACS (DICOMweb or DIMSE) -> the prediction report, stored
+back as a DICOM SR on request (docs/deployment.md, "Predicting from the PACS")."""
 
 from __future__ import annotations
 
